@@ -1,0 +1,36 @@
+# Every setup step lives here, so a fresh machine needs only `make run` or `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# CPU build of torch: a bare requirement would pull a multi-gigabyte CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+
+.PHONY: install run test lint bench eval clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	$(PIP) install -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -m rag.ingest sample_docs
+	$(VENV)/bin/streamlit run app.py
+
+lint: install
+	$(VENV)/bin/ruff check rag ingest tests app.py scripts
+	$(VENV)/bin/ruff format --check rag ingest tests app.py scripts
+
+test: install lint
+	$(PY) -m pytest
+
+bench: install
+	$(PY) scripts/benchmark.py
+
+clean:
+	rm -rf $(VENV) .rag_index .pytest_cache

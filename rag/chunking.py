@@ -1,0 +1,163 @@
+"""Structure-aware chunking: a parsed document becomes passages sized in embedder tokens.
+
+A passage never crosses a section (a change of page or heading), is cut at sentence
+boundaries where it can be, overlaps its predecessor by a few sentences so an answer that
+straddles a cut is still found whole, and records character offsets into the document text
+so that `document_text(doc)[chunk.start:chunk.end] == chunk.text`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ingest import ParsedDocument
+from rag.config import ChunkerSettings
+from rag.types import Chunk
+
+SECTION_SEPARATOR = "\n\n"
+TokenCounter = Callable[[list[str]], list[int]]
+
+# Split points, coarsest first. A unit still too long after one level is split by the next.
+_SENTENCE_END = re.compile(r"(?<=[.!?;:。])\s+|\n\s*\n")
+_LINE_END = re.compile(r"\n")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    tokens: int
+
+
+def document_text(doc: ParsedDocument) -> tuple[str, list[tuple[int, int]]]:
+    """The document's full text and each section's (start, end) in it."""
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for index, section in enumerate(doc.sections):
+        if index:
+            parts.append(SECTION_SEPARATOR)
+            offset += len(SECTION_SEPARATOR)
+        parts.append(section.text)
+        spans.append((offset, offset + len(section.text)))
+        offset += len(section.text)
+    return "".join(parts), spans
+
+
+def _split(text: str, start: int, end: int, pattern: re.Pattern) -> list[tuple[int, int]]:
+    """Non-blank pieces of text[start:end] between matches of pattern, trimmed."""
+    pieces = []
+    cursor = start
+    for match in pattern.finditer(text, start, end):
+        pieces.append((cursor, match.start()))
+        cursor = match.end()
+    pieces.append((cursor, end))
+    out = []
+    for a, b in pieces:
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+def _word_windows(text: str, span: _Span, max_tokens: int) -> list[tuple[int, int]]:
+    """Cut an over-long run without sentence or line breaks into runs of whole words."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text, span.start, span.end)]
+    tokens_per_word = max(span.tokens / max(len(words), 1), 1.0)
+    per_window = max(int(max_tokens / tokens_per_word), 1)
+    return [
+        (words[i][0], words[min(i + per_window, len(words)) - 1][1])
+        for i in range(0, len(words), per_window)
+    ]
+
+
+def _units(text: str, start: int, end: int, count: TokenCounter, max_tokens: int) -> list[_Span]:
+    """Sentence-like units of a section, each at most max_tokens (words permitting)."""
+    spans = _split(text, start, end, _SENTENCE_END)
+    for pattern in (_LINE_END, None):
+        counts = count([text[a:b] for a, b in spans])
+        units = [_Span(a, b, n) for (a, b), n in zip(spans, counts, strict=True)]
+        if all(u.tokens <= max_tokens for u in units):
+            return units
+        spans = []
+        for u in units:
+            if u.tokens <= max_tokens:
+                spans.append((u.start, u.end))
+            elif pattern is not None:
+                spans.extend(_split(text, u.start, u.end, pattern))
+            else:
+                spans.extend(_word_windows(text, u, max_tokens))
+    counts = count([text[a:b] for a, b in spans])
+    return [_Span(a, b, n) for (a, b), n in zip(spans, counts, strict=True)]
+
+
+def _pack(units: list[_Span], settings: ChunkerSettings) -> list[tuple[int, int]]:
+    """Greedy packing of units into windows (first unit index, last unit index)."""
+    windows = []
+    first = 0
+    while first < len(units):
+        last = first
+        total = units[first].tokens
+        while last + 1 < len(units) and total + units[last + 1].tokens <= settings.max_tokens:
+            last += 1
+            total += units[last].tokens
+        windows.append((first, last))
+        if last + 1 >= len(units):
+            break
+        # The next window re-reads the tail of this one, up to overlap_tokens, but always
+        # moves forward by at least one unit.
+        nxt = last + 1
+        carried = 0
+        while nxt - 1 > first and carried + units[nxt - 1].tokens <= settings.overlap_tokens:
+            nxt -= 1
+            carried += units[nxt].tokens
+        first = nxt
+    return windows
+
+
+def chunk_key(doc_sha256: str, position: int, start: int, end: int) -> str:
+    return hashlib.sha256(f"{doc_sha256}:{position}:{start}:{end}".encode()).hexdigest()[:24]
+
+
+def chunk_document(
+    doc: ParsedDocument,
+    doc_sha256: str,
+    count_tokens: TokenCounter,
+    settings: ChunkerSettings = ChunkerSettings(),
+) -> list[Chunk]:
+    text, section_spans = document_text(doc)
+    chunks: list[Chunk] = []
+    for section, (start, end) in zip(doc.sections, section_spans, strict=True):
+        units = _units(text, start, end, count_tokens, settings.max_tokens)
+        heading = " > ".join(section.heading)
+        for first, last in _pack(units, settings):
+            a, b = units[first].start, units[last].end
+            position = len(chunks)
+            chunks.append(
+                Chunk(
+                    key=chunk_key(doc_sha256, position, a, b),
+                    position=position,
+                    text=text[a:b],
+                    start=a,
+                    end=b,
+                    page=section.page,
+                    heading=heading,
+                )
+            )
+    return chunks
+
+
+def embedding_input(title: str, heading: str, text: str) -> str:
+    """What the embedder reads for a passage: where it sits, then what it says.
+
+    The title and heading give a short passage the context a reader would have.
+    """
+    context = " > ".join(part for part in (title, heading) if part)
+    return f"{context}\n{text}" if context else text

