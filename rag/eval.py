@@ -1,0 +1,178 @@
+"""`python -m rag.eval DATASET_DIR [--index DIR] [--k 1 5 10] [--json]`: retrieval quality.
+
+A dataset folder holds `docs/`, `questions.jsonl` and `dataset.json` (which names the hit
+rule). Scoring follows the shared evaluation rule exactly: for each answerable question,
+a retrieved passage is a hit when its file is a gold source ("source"), and for
+"source-page" also its page, and for "answer-in-source" also its text contains one of the
+answers; texts are compared after NFKC, casefold and whitespace collapsing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.cli import EXIT_OK, run
+from rag.config import SearchSettings
+from rag.errors import ConfigError
+from rag.indexing import ingest_paths
+from rag.retriever import Retriever
+from rag.types import Hit
+
+RULES = ("source", "source-page", "answer-in-source")
+
+
+def normalize(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    gold: tuple[tuple[str, int | None], ...]
+    answerable: bool
+
+
+def load_dataset(folder: Path) -> tuple[str, list[Question]]:
+    meta_path, questions_path = folder / "dataset.json", folder / "questions.jsonl"
+    for path in (meta_path, questions_path, folder / "docs"):
+        if not path.exists():
+            raise ConfigError(f"{path} is missing: a dataset folder holds docs/, "
+                              "questions.jsonl and dataset.json")
+    rule = json.loads(meta_path.read_text(encoding="utf-8")).get("match")
+    if rule not in RULES:
+        raise ConfigError(f"{meta_path}: 'match' is {rule!r}; expected one of {RULES}")
+    questions = []
+    with questions_path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                q = json.loads(line)
+                questions.append(
+                    Question(
+                        id=q["id"],
+                        question=q["question"],
+                        answers=tuple(q.get("answers") or ()),
+                        gold=tuple((g["source"], g.get("page")) for g in q.get("gold") or ()),
+                        answerable=q.get("answerable", True),
+                    )
+                )
+    return rule, questions
+
+
+def is_hit(hit: Hit, question: Question, rule: str, docs_dir: Path) -> bool:
+    try:
+        name = Path(hit.source).resolve().relative_to(docs_dir.resolve()).as_posix()
+    except ValueError:
+        name = Path(hit.source).name
+    for source, page in question.gold:
+        if name != source:
+            continue
+        if rule == "source":
+            return True
+        if rule == "source-page" and hit.page == page:
+            return True
+        if rule == "answer-in-source":
+            text = normalize(hit.text)
+            if any(normalize(a) in text for a in question.answers):
+                return True
+    return False
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def evaluate(
+    retriever: Retriever, questions: list[Question], rule: str, docs_dir: Path, ks: list[int]
+) -> dict:
+    depth = max(max(ks), 10)
+    answerable = [q for q in questions if q.answerable]
+    hits_at = dict.fromkeys(ks, 0)
+    reciprocal = 0.0
+    latencies = []
+    retriever.search(answerable[0].question, k=depth)  # load the model outside the timing
+    for q in answerable:
+        started = time.perf_counter()
+        hits = retriever.search(q.question, k=depth)
+        latencies.append((time.perf_counter() - started) * 1000)
+        first = next((i for i, h in enumerate(hits, 1) if is_hit(h, q, rule, docs_dir)), None)
+        for k in ks:
+            hits_at[k] += first is not None and first <= k
+        if first is not None and first <= 10:
+            reciprocal += 1 / first
+    n = max(len(answerable), 1)
+    return {
+        "questions": len(answerable),
+        "rule": rule,
+        **{f"hit@{k}": round(hits_at[k] / n, 4) for k in ks},
+        "mrr@10": round(reciprocal / n, 4),
+        "latency_ms_p50": round(percentile(latencies, 0.50), 2),
+        "latency_ms_p95": round(percentile(latencies, 0.95), 2),
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rag.eval", description=__doc__.split("\n")[0])
+    p.add_argument("dataset", type=Path, help="folder with docs/, questions.jsonl, dataset.json")
+    p.add_argument("--index", type=Path, default=None,
+                   help="index directory to (re)use; default: a temporary one")
+    p.add_argument("--k", type=int, nargs="+", default=[1, 5, 10])
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--dense-weight", type=float, default=None)
+    p.add_argument("--lexical-weight", type=float, default=None)
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    rule, questions = load_dataset(args.dataset)
+    if args.limit:
+        questions = questions[: args.limit]
+    docs = args.dataset / "docs"
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        index_dir = args.index or Path(tmp) / "index"
+        started = time.perf_counter()
+        report = ingest_paths([docs], index_dir)
+        ingest_seconds = time.perf_counter() - started
+        defaults = SearchSettings()
+        settings = SearchSettings(
+            dense_weight=defaults.dense_weight if args.dense_weight is None else args.dense_weight,
+            lexical_weight=(
+                defaults.lexical_weight if args.lexical_weight is None else args.lexical_weight
+            ),
+        )
+        with Retriever.open(index_dir, settings=settings) as retriever:
+            result = evaluate(retriever, questions, rule, docs, sorted(set(args.k)))
+    result |= {
+        "dataset": os.path.basename(os.path.normpath(args.dataset)),
+        "ingest_seconds": round(ingest_seconds, 1),
+        "chunks": report.chunks or None,
+        "failed_files": len(report.failed),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:16} {value}")
+    if report.failed:
+        for path, reason in report.failed:
+            print(f"failed: {path}: {reason}", file=sys.stderr)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,74 @@
+"""Hybrid search behaviour with the hash embedder."""
+
+import pytest
+
+from rag import Retriever, ingest_paths
+from rag.errors import ConfigError
+from rag.query import fts_match, terms
+
+
+@pytest.fixture
+def retriever(docs, index_dir, embedder):
+    ingest_paths([docs], index_dir, embedder)
+    with Retriever.open(index_dir, embedder) as r:
+        yield r
+
+
+@pytest.mark.parametrize("query", ["politica", "POLÍTICA", "kilometro", "kilómetro recorrido"])
+def test_spanish_matches_with_or_without_accents(retriever, query):
+    hits = retriever.search(query, k=1, dense_weight=0)
+    assert hits, query
+    assert hits[0].source.endswith("politica.md")
+    assert hits[0].lexical_score is not None and hits[0].dense_score is None
+
+
+def test_hits_carry_source_page_heading_and_scores(retriever):
+    hit = retriever.search("dieta diaria viajes nacionales", k=1)[0]
+    assert hit.source.endswith("politica.md")
+    assert hit.heading == "Política de gastos > Dietas"
+    assert hit.page is None  # Markdown has no pages
+    assert hit.title
+    assert hit.score > 0 and hit.chunk_id > 0
+
+
+def test_source_filter_keeps_only_matching_files(retriever):
+    everywhere = {h.source.rsplit("/", 1)[-1] for h in retriever.search("the year", k=10)}
+    assert len(everywhere) > 1
+    only_md = retriever.search("the year", k=10, source="*.md")
+    assert only_md and all(h.source.endswith(".md") for h in only_md)
+    assert retriever.search("warranty", k=5, source="*.docx") == []
+    by_name = retriever.search("warranty", k=5, source="faq*")
+    assert by_name and all(h.source.endswith("faq.txt") for h in by_name)
+
+
+def test_results_are_deterministic(retriever):
+    runs = [[(h.chunk_id, h.score) for h in retriever.search("days", k=5)] for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_fusion_rewards_agreement(retriever):
+    hits = retriever.search("laptops replaced every four years", k=3)
+    top = hits[0]
+    assert "Laptops" in top.text
+    assert top.dense_rank == 1 and top.lexical_rank == 1
+    assert top.score == pytest.approx(2 / 61)
+
+
+def test_k_and_empty_query_are_validated(retriever):
+    with pytest.raises(ConfigError, match="empty"):
+        retriever.search("   ")
+    with pytest.raises(ConfigError, match="k must be"):
+        retriever.search("days", k=0)
+
+
+def test_query_syntax_in_questions_is_data(retriever):
+    # FTS5 operators and quotes typed by a user must not raise or change the query.
+    for query in ['what "is', "NEAR(holiday laptops)", "holiday AND OR NOT", "*", "a-b:c"]:
+        retriever.search(query, k=3)
+
+
+def test_fts_match_quotes_terms_and_drops_stopwords():
+    assert terms("¿Cuál es la Política de gastos?") == ["politica", "gastos"]
+    assert fts_match("What is the warranty?") == '"warranty"'
+    assert fts_match("the") == '"the"'  # nothing but stopwords: keep them
+    assert fts_match("?!") is None
