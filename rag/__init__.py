@@ -1,7 +1,7 @@
 """Local, private retrieval over company documents.
 
-    from rag import Retriever
-    hits = Retriever.open(".rag_index").search("How many vacation days?", k=5)
+from rag import Retriever
+hits = Retriever.open(".rag_index").search("How many vacation days?", k=5)
 """
 
 from rag.errors import RagError

@@ -20,8 +20,9 @@ from rag.types import Chunk
 SECTION_SEPARATOR = "\n\n"
 TokenCounter = Callable[[list[str]], list[int]]
 
-# Split points, coarsest first. A unit still too long after one level is split by the next.
-_SENTENCE_END = re.compile(r"(?<=[.!?;:。])\s+|\n\s*\n")
+# Split points, coarsest first. A piece still too long after one level is split by the next.
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?;:。])\s+")
 _LINE_END = re.compile(r"\n")
 _WORD = re.compile(r"\S+")
 
@@ -67,6 +68,11 @@ def _split(text: str, start: int, end: int, pattern: re.Pattern) -> list[tuple[i
     return out
 
 
+def _measure(text: str, spans: list[tuple[int, int]], count: TokenCounter) -> list[_Span]:
+    counts = count([text[a:b] for a, b in spans])
+    return [_Span(a, b, n) for (a, b), n in zip(spans, counts, strict=True)]
+
+
 def _word_windows(text: str, span: _Span, max_tokens: int) -> list[tuple[int, int]]:
     """Cut an over-long run without sentence or line breaks into runs of whole words."""
     words = [(m.start(), m.end()) for m in _WORD.finditer(text, span.start, span.end)]
@@ -78,15 +84,13 @@ def _word_windows(text: str, span: _Span, max_tokens: int) -> list[tuple[int, in
     ]
 
 
-def _units(text: str, start: int, end: int, count: TokenCounter, max_tokens: int) -> list[_Span]:
-    """Sentence-like units of a section, each at most max_tokens (words permitting)."""
-    spans = _split(text, start, end, _SENTENCE_END)
-    for pattern in (_LINE_END, None):
-        counts = count([text[a:b] for a, b in spans])
-        units = [_Span(a, b, n) for (a, b), n in zip(spans, counts, strict=True)]
+def _sentences(text: str, span: _Span, count: TokenCounter, max_tokens: int) -> list[_Span]:
+    """Sentence-like units of an over-long paragraph, each at most max_tokens (words permitting)."""
+    units = [span]
+    for pattern in (_SENTENCE_END, _LINE_END, None):
         if all(u.tokens <= max_tokens for u in units):
             return units
-        spans = []
+        spans: list[tuple[int, int]] = []
         for u in units:
             if u.tokens <= max_tokens:
                 spans.append((u.start, u.end))
@@ -94,31 +98,64 @@ def _units(text: str, start: int, end: int, count: TokenCounter, max_tokens: int
                 spans.extend(_split(text, u.start, u.end, pattern))
             else:
                 spans.extend(_word_windows(text, u, max_tokens))
-    counts = count([text[a:b] for a, b in spans])
-    return [_Span(a, b, n) for (a, b), n in zip(spans, counts, strict=True)]
+        units = _measure(text, spans, count)
+    return units
 
 
-def _pack(units: list[_Span], settings: ChunkerSettings) -> list[tuple[int, int]]:
-    """Greedy packing of units into windows (first unit index, last unit index)."""
+def _pack_with_overlap(units: list[_Span], settings: ChunkerSettings) -> list[tuple[int, int]]:
+    """Windows over the units of one long paragraph, evenly sized, each re-reading the tail
+    of the previous one (up to overlap_tokens) so a fact cut in two is still found whole."""
+    total = sum(u.tokens for u in units)
+    stride = max(settings.max_tokens - settings.overlap_tokens, 1)
+    pieces = max(1, -(-(total - settings.overlap_tokens) // stride))
+    # Even sizes: a paragraph just over the limit becomes two halves, not a full window
+    # and a scrap.
+    budget = min(settings.max_tokens, -(-total // pieces) + settings.overlap_tokens)
     windows = []
     first = 0
     while first < len(units):
         last = first
-        total = units[first].tokens
-        while last + 1 < len(units) and total + units[last + 1].tokens <= settings.max_tokens:
+        size = units[first].tokens
+        while last + 1 < len(units) and size + units[last + 1].tokens <= budget:
             last += 1
-            total += units[last].tokens
-        windows.append((first, last))
+            size += units[last].tokens
+        windows.append((units[first].start, units[last].end))
         if last + 1 >= len(units):
             break
-        # The next window re-reads the tail of this one, up to overlap_tokens, but always
-        # moves forward by at least one unit.
         nxt = last + 1
         carried = 0
         while nxt - 1 > first and carried + units[nxt - 1].tokens <= settings.overlap_tokens:
             nxt -= 1
             carried += units[nxt].tokens
         first = nxt
+    return windows
+
+
+def _windows(
+    text: str, start: int, end: int, count: TokenCounter, settings: ChunkerSettings
+) -> list[tuple[int, int]]:
+    """Chunk spans for one section: whole paragraphs packed together while they fit; a
+    paragraph too long for one chunk gets chunks of its own, cut between sentences."""
+    paragraphs = _measure(text, _split(text, start, end, _PARAGRAPH), count)
+    windows: list[tuple[int, int]] = []
+    group: list[_Span] = []
+
+    def flush() -> None:
+        if group:
+            windows.append((group[0].start, group[-1].end))
+            group.clear()
+
+    for para in paragraphs:
+        if para.tokens > settings.max_tokens:
+            flush()
+            units = _sentences(text, para, count, settings.max_tokens)
+            windows.extend(_pack_with_overlap(units, settings))
+        elif sum(p.tokens for p in group) + para.tokens > settings.max_tokens:
+            flush()
+            group.append(para)
+        else:
+            group.append(para)
+    flush()
     return windows
 
 
@@ -130,15 +167,14 @@ def chunk_document(
     doc: ParsedDocument,
     doc_sha256: str,
     count_tokens: TokenCounter,
-    settings: ChunkerSettings = ChunkerSettings(),
+    settings: ChunkerSettings | None = None,
 ) -> list[Chunk]:
+    settings = settings or ChunkerSettings()
     text, section_spans = document_text(doc)
     chunks: list[Chunk] = []
     for section, (start, end) in zip(doc.sections, section_spans, strict=True):
-        units = _units(text, start, end, count_tokens, settings.max_tokens)
         heading = " > ".join(section.heading)
-        for first, last in _pack(units, settings):
-            a, b = units[first].start, units[last].end
+        for a, b in _windows(text, start, end, count_tokens, settings):
             position = len(chunks)
             chunks.append(
                 Chunk(

@@ -118,9 +118,8 @@ class SentenceTransformerEmbedder:
                 f"{exc}); set RAG_EMBEDDER to a local sentence-transformers model folder"
             ) from exc
         # The accessor was renamed in sentence-transformers 6; accept both.
-        dimension = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
-        )
+        dimension = getattr(model, "get_embedding_dimension", None)
+        dimension = dimension or model.get_sentence_embedding_dimension
         self.dimension = int(dimension())
         self.max_tokens = int(model.max_seq_length)
         return model

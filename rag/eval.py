@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -47,8 +46,9 @@ def load_dataset(folder: Path) -> tuple[str, list[Question]]:
     meta_path, questions_path = folder / "dataset.json", folder / "questions.jsonl"
     for path in (meta_path, questions_path, folder / "docs"):
         if not path.exists():
-            raise ConfigError(f"{path} is missing: a dataset folder holds docs/, "
-                              "questions.jsonl and dataset.json")
+            raise ConfigError(
+                f"{path} is missing: a dataset folder holds docs/, questions.jsonl and dataset.json"
+            )
     rule = json.loads(meta_path.read_text(encoding="utf-8")).get("match")
     if rule not in RULES:
         raise ConfigError(f"{meta_path}: 'match' is {rule!r}; expected one of {RULES}")
@@ -103,7 +103,8 @@ def evaluate(
     hits_at = dict.fromkeys(ks, 0)
     reciprocal = 0.0
     latencies = []
-    retriever.search(answerable[0].question, k=depth)  # load the model outside the timing
+    if answerable:
+        retriever.search(answerable[0].question, k=depth)  # load the model outside the timing
     for q in answerable:
         started = time.perf_counter()
         hits = retriever.search(q.question, k=depth)
@@ -127,8 +128,12 @@ def evaluate(
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m rag.eval", description=__doc__.split("\n")[0])
     p.add_argument("dataset", type=Path, help="folder with docs/, questions.jsonl, dataset.json")
-    p.add_argument("--index", type=Path, default=None,
-                   help="index directory to (re)use; default: a temporary one")
+    p.add_argument(
+        "--index",
+        type=Path,
+        default=None,
+        help="index directory to (re)use; default: a temporary one",
+    )
     p.add_argument("--k", type=int, nargs="+", default=[1, 5, 10])
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--dense-weight", type=float, default=None)

@@ -102,6 +102,7 @@ class IndexWriter:
         self.store: Store | None = None
         self.vectors: VectorIndex | None = None
         self._last_save = 0.0
+        self._known_mtime: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -109,6 +110,13 @@ class IndexWriter:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self._lock.acquire()
         try:
+            # Temporary files of a writer that was killed mid-save; only the lock holder
+            # writes them, so any found now are leftovers.
+            for leftover in (
+                *self.index_dir.glob(".vectors-*"),
+                *self.index_dir.glob(".manifest-*"),
+            ):
+                leftover.unlink(missing_ok=True)
             self.manifest = self._open_manifest()
             self.store = Store(self.index_dir)
             self.vectors = VectorIndex.load(self.index_dir, self.manifest.dimension)
@@ -151,16 +159,22 @@ class IndexWriter:
         roots = [Path(r) for r in roots]
         supported, unsupported = walk(roots, exclude=self.index_dir)
         plan = Plan()
+        self._known_mtime = {}
         for path in unsupported:
             plan.skipped.append(
-                (str(path), f"unsupported file type '{path.suffix or '(none)'}'; supported: "
-                 + ", ".join(sorted(ingest.SUPPORTED_SUFFIXES)))
+                (
+                    str(path),
+                    f"unsupported file type '{path.suffix or '(none)'}'; supported: "
+                    + ", ".join(sorted(ingest.SUPPORTED_SUFFIXES)),
+                )
             )
         seen = set()
         for path in supported:
             source = fingerprint(path)
             seen.add(source.path)
             known = self.store.document(source.path)
+            if known is not None:
+                self._known_mtime[source.path] = known.mtime
             if known is None:
                 plan.add.append(source)
             elif known.sha256 != source.sha256 or known.status != "ok":
@@ -178,10 +192,12 @@ class IndexWriter:
     def apply(self, plan: Plan, progress: Progress | None = None) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport(skipped=list(plan.skipped))
-        for source in plan.unchanged:
-            report.unchanged.append(source.path)
+        report.unchanged = [source.path for source in plan.unchanged]
+        touched = [s for s in plan.unchanged if s.mtime != self._known_mtime.get(s.path)]
+        if touched:  # one commit, and none at all when nothing was touched
             with self.store.transaction():
-                self.store.touch_document(source.path, source.mtime)
+                for source in touched:
+                    self.store.touch_document(source.path, source.mtime)
         for path in plan.remove:
             self.remove(path)
             report.removed.append(path)

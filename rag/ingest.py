@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
 from rag.cli import EXIT_OK, EXIT_SOME_FAILED, display_path, run
 from rag.config import default_index_dir
+from rag.errors import ConfigError
 from rag.indexing import IndexWriter, IngestReport, Plan
 
 
@@ -74,6 +76,9 @@ def _print_report(report: IngestReport, index_dir, stats: dict) -> None:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    for path in args.paths:  # before the index is created or a model loaded
+        if not Path(path).exists():
+            raise ConfigError(f"{path}: no such file or directory; check the path and try again")
     with IndexWriter(args.index) as writer:
         plan = writer.plan(args.paths)
         if args.dry_run:

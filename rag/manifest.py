@@ -85,8 +85,12 @@ def write_manifest(index_dir: Path, manifest: Manifest) -> None:
     """Write atomically: a reader sees the old file or the new one, never half of one."""
     index_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=index_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(manifest.as_dict(), f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, index_dir / MANIFEST_NAME)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(manifest.as_dict(), f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, index_dir / MANIFEST_NAME)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -58,9 +58,7 @@ class Retriever:
             embedder = make_embedder()
         # The embedder is checked against the manifest without loading it when possible.
         dimension = embedder.dimension or manifest.dimension
-        manifest.check_compatible(
-            Manifest(embedder.id, dimension, manifest.chunker), index_dir
-        )
+        manifest.check_compatible(Manifest(embedder.id, dimension, manifest.chunker), index_dir)
         return cls(index_dir, manifest, Store(index_dir), embedder, settings or SearchSettings())
 
     def close(self) -> None:

@@ -15,9 +15,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m rag.search", description="Search an index.")
     p.add_argument("query")
     p.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
-    p.add_argument(
-        "--index", default=None, help=f"index directory (default {default_index_dir()})"
-    )
+    p.add_argument("--index", default=None, help=f"index directory (default {default_index_dir()})")
     p.add_argument("--source", default=None, help="only files matching this glob, e.g. '*.pdf'")
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     return p

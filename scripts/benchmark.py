@@ -1,0 +1,529 @@
+"""Ingestion and search benchmark: the numbers quoted in release notes and issue reports.
+
+What it measures (with the real bundled embedder unless `--embedder` says otherwise):
+
+1. Model load: the time of the first `embedder.embed(["warm up"])` (imports, weights
+   checksum, model load). It is reported on its own; every ingest below starts with the
+   model already warm, so throughput is not diluted by loading.
+2. Ingestion, end to end (walk, hash, load/parse, chunk, embed, store, save FAISS) of
+   `sample_docs/` and of the sec10q evaluation corpus (`../shared/eval/sec10q/docs`), each
+   into a fresh temporary index: files/s, pages/s, chunks/s and wall seconds.
+3. Re-ingest of the same folder into the same index with nothing changed: wall seconds, and
+   a check that it embedded 0 chunks (the run exits with status 1 if it did not).
+4. Search latency, p50/p95 of one `Retriever.search(question, k=10)` (hybrid: query
+   embedding + FAISS + FTS5 + fusion), after one untimed warm-up search. Queries: every
+   sec10q question (questions.jsonl) on the sec10q index, and a dozen hand-written English
+   and Spanish questions on the sample_docs index. A hit@5 on the expected source file is
+   shown as a sanity check only; `python -m rag.eval` is the quality measurement.
+5. Peak memory (max RSS) of an ingest of 1x and 4x a corpus, each run in its own child
+   process (`benchmark.py --child-ingest DOCS INDEX`) whose peak RSS the parent reads with
+   `os.wait4` once it exits. The corpora are real, distinct data (copies of one document
+   would be served from the index's vector cache and make the bigger run artificially
+   cheap): 1x = the five 2022 Q3 sec10q filings (which include the largest file of the
+   set), 4x = all twenty filings of the four quarters. `--memory-slice small` uses three
+   companies instead (1x = 3 PDFs, 4x = 12 PDFs) for a shorter run.
+
+Timings use time.perf_counter. Nothing asserts on speed: machines are noisy, and the core
+count and load average are printed next to the numbers so they can be judged.
+
+Run it:
+    make bench                                   # = .venv/bin/python scripts/benchmark.py
+    python scripts/benchmark.py --json           # one JSON object on stdout
+    python scripts/benchmark.py --only sample --embedder hash   # quick smoke run
+    python scripts/benchmark.py --only sec10q --only search     # sec10q ingest + search
+
+`--only` (repeatable, or comma-separated) picks parts: `sample` and `sec10q` pick corpora
+(ingest + re-ingest), `search` adds search latency on the picked corpora (on both when no
+corpus is picked; an index has to be built first, so their ingest is measured too), and
+`memory` runs the 1x/4x child ingests. The default runs everything: on 2 cores expect
+about 8-10 minutes with the bundled model, most of it embedding sec10q (twice: once for
+throughput, once inside the 4x memory run). Progress goes to stderr; the table (or the
+JSON object) to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag.embedding import Embedder, make_embedder
+from rag.indexing import IngestReport, ingest_paths
+from rag.retriever import Retriever
+
+REPO = Path(__file__).resolve().parents[1]
+EVAL_DIR = REPO.parent / "shared" / "eval"
+SAMPLE_DIR = REPO / "sample_docs"
+PARTS = ("sample", "sec10q", "search", "memory")
+SEARCH_K = 10
+HIT_K = 5
+
+# Hand-written questions about the sample corpus, with the file that answers each one.
+SAMPLE_QUESTIONS: list[tuple[str, str]] = [
+    ("How many days of paid holiday does a full-time employee get?", "employee_handbook.md"),
+    ("What is the monthly allowance for remote work?", "employee_handbook.md"),
+    ("How do I reset an Aura bulb?", "product_faq.txt"),
+    ("Does the Nodo hub support 5 GHz Wi-Fi?", "product_faq.txt"),
+    ("What is the minimum password length for administrator accounts?", "it_security_policy.pdf"),
+    ("How quickly must I report a lost or stolen laptop?", "it_security_policy.pdf"),
+    (
+        "Who approves a business trip that costs more than EUR 2,000?",
+        "travel_and_expenses_guide.docx",
+    ),
+    ("When is reception open at the Dublin office?", "office_locations.html"),
+    ("¿Cuántos días de vacaciones tengo al año?", "manual_del_empleado.md"),
+    ("¿A partir de qué hora no tengo que responder correos del trabajo?", "manual_del_empleado.md"),
+    ("¿Cuál es la dieta diaria para un viaje por España?", "politica_de_gastos.pdf"),
+    ("¿Cuánto cuesta la garantía ampliada Brisalux Care+?", "preguntas_frecuentes_producto.txt"),
+]
+
+# sec10q file names are "<year> Q<n> <TICKER>.pdf"; the memory corpora are chosen by them.
+MEMORY_1X_QUARTER = "2022 Q3"
+MEMORY_COMPANIES = {
+    "full": ("AAPL", "AMZN", "INTC", "MSFT", "NVDA"),
+    "small": ("AAPL", "AMZN", "NVDA"),
+}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# -- ingestion ----------------------------------------------------------------------------
+
+
+def _ingest(docs: Path, index_dir: Path, embedder: Embedder) -> tuple[IngestReport, float]:
+    started = time.perf_counter()
+    report = ingest_paths([docs], index_dir, embedder=embedder)
+    return report, time.perf_counter() - started
+
+
+def _rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 2) if seconds > 0 else 0.0
+
+
+def ingest_numbers(report: IngestReport, wall: float) -> dict:
+    files = len(report.added) + len(report.updated) + len(report.failed)
+    return {
+        "files": files,
+        "failed": len(report.failed),
+        "pages": report.pages,
+        "chunks": report.chunks,
+        "embedded": report.embedded,
+        "wall_s": round(wall, 2),
+        "files_per_s": _rate(files, wall),
+        "pages_per_s": _rate(report.pages, wall),
+        "chunks_per_s": _rate(report.chunks, wall),
+    }
+
+
+def bench_corpus(name: str, docs: Path, index_dir: Path, embedder: Embedder) -> dict:
+    """Fresh ingest, then the same ingest again with nothing changed."""
+    log(f"[{name}] ingest {docs} into a fresh index ...")
+    report, wall = _ingest(docs, index_dir, embedder)
+    first = ingest_numbers(report, wall)
+    first["failed_files"] = [{"path": Path(p).name, "reason": r} for p, r in report.failed]
+    log(f"[{name}] {first['files']} files, {first['chunks']} chunks in {wall:.1f} s")
+    log(f"[{name}] re-ingest, nothing changed ...")
+    again, wall2 = _ingest(docs, index_dir, embedder)
+    second = {
+        "wall_s": round(wall2, 3),
+        "unchanged": len(again.unchanged),
+        "added": len(again.added),
+        "updated": len(again.updated),
+        "removed": len(again.removed),
+        "embedded": again.embedded,
+        "zero_embedded": again.embedded == 0,
+    }
+    log(f"[{name}] re-ingest: {second['embedded']} chunks embedded in {wall2:.2f} s")
+    return {"docs": str(docs), "ingest": first, "reingest": second}
+
+
+# -- search -------------------------------------------------------------------------------
+
+
+def sec10q_questions(folder: Path) -> list[tuple[str, set[str]]]:
+    out = []
+    with (folder / "questions.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                q = json.loads(line)
+                out.append((q["question"], {g["source"] for g in q.get("gold") or ()}))
+    return out
+
+
+def bench_search(
+    index_dir: Path, embedder: Embedder, questions: list[tuple[str, set[str]]]
+) -> dict:
+    latencies, hits = [], 0
+    with Retriever.open(index_dir, embedder=embedder) as retriever:
+        retriever.search(questions[0][0], k=SEARCH_K)  # warm-up: caches, FAISS, SQLite pages
+        for question, gold in questions:
+            started = time.perf_counter()
+            found = retriever.search(question, k=SEARCH_K)
+            latencies.append((time.perf_counter() - started) * 1000)
+            hits += any(Path(h.source).name in gold for h in found[:HIT_K])
+    return {
+        "queries": len(questions),
+        "k": SEARCH_K,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+        "mean_ms": round(float(np.mean(latencies)), 2),
+        "max_ms": round(max(latencies), 2),
+        f"hit@{HIT_K}_source": round(hits / len(questions), 3),
+    }
+
+
+# -- memory (child processes) -------------------------------------------------------------
+
+
+def _status_kib(field: str) -> int:
+    """A field of /proc/self/status in KiB (VmRSS, VmHWM), or 0 where there is no /proc."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def child_ingest(docs: Path, index_dir: Path, embedder_spec: str | None) -> int:
+    """The child side of the memory benchmark: load the model, ingest, print JSON."""
+    embedder = make_embedder(embedder_spec)
+    started = time.perf_counter()
+    embedder.embed(["warm up"])
+    load_s = time.perf_counter() - started
+    rss_after_load = _status_kib("VmRSS")
+    report, wall = _ingest(docs, index_dir, embedder)
+    result = ingest_numbers(report, wall) | {
+        "load_s": round(load_s, 2),
+        "rss_after_load_kib": rss_after_load,
+        "self_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "vmhwm_kib": _status_kib("VmHWM"),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+def run_child(docs: Path, index_dir: Path, embedder_spec: str | None) -> dict:
+    """Run one ingest in a fresh interpreter; return its report and its own peak RSS."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child-ingest", str(docs)]
+    cmd.append(str(index_dir))
+    if embedder_spec:
+        cmd += ["--embedder", embedder_spec]
+    with tempfile.TemporaryFile(mode="w+") as out:
+        proc = subprocess.Popen(cmd, stdout=out)  # stderr (warnings) passes through
+        # wait4 gives this child's own rusage; RUSAGE_CHILDREN would be the max over all
+        # children waited for so far, which hides a smaller second run.
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"child ingest failed with status {proc.returncode}: {cmd}")
+    result = json.loads(text.strip().splitlines()[-1])
+    result["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)  # Linux: ru_maxrss in KiB
+    result["rss_after_load_mib"] = round(result.pop("rss_after_load_kib") / 1024, 1)
+    result["ingest_growth_mib"] = round(result["peak_rss_mib"] - result["rss_after_load_mib"], 1)
+    return result
+
+
+def bench_memory(sec10q_docs: Path, tmp: Path, embedder_spec: str | None, slice_: str) -> dict:
+    companies = MEMORY_COMPANIES[slice_]
+    pdfs = sorted(p for p in sec10q_docs.glob("*.pdf") if p.stem.rsplit(" ", 1)[-1] in companies)
+    one = [p for p in pdfs if p.name.startswith(MEMORY_1X_QUARTER)]
+    corpora = {"1x": one, "4x": pdfs}
+    out = {
+        "slice": slice_,
+        "corpora": {
+            "1x": f"{len(one)} PDFs: the {MEMORY_1X_QUARTER} filings of {', '.join(companies)}",
+            "4x": f"{len(pdfs)} PDFs: all four quarters of the same companies",
+        },
+    }
+    for label, files in corpora.items():
+        folder = tmp / f"memory-{label}"
+        folder.mkdir()
+        for path in files:  # a copy, so the child reads the same kind of path as a user's
+            shutil.copy2(path, folder / path.name)
+        log(f"[memory {label}] child ingest of {len(files)} PDFs ...")
+        result = run_child(folder, tmp / f"memory-{label}-index", embedder_spec)
+        log(f"[memory {label}] peak RSS {result['peak_rss_mib']} MiB, {result['wall_s']} s")
+        out[label] = result
+    return out
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def _row(cells: list, widths: list[int]) -> str:
+    first, *rest = cells
+    cells = (f"{c!s:>{w}}" for c, w in zip(rest, widths[1:], strict=True))
+    return f"  {first:<{widths[0]}}" + "".join(cells)
+
+
+def render(result: dict) -> str:
+    env = result["environment"]
+    lines = [
+        "RAG ingestion/search benchmark",
+        f"  embedder   {env['embedder']}   model load (first embed): {env['model_load_s']} s",
+        f"  machine    nproc {env['nproc']} (cpu_count {env['cpu_count']}), torch threads "
+        f"{env['torch_threads']}, {env['python']}",
+        f"  load avg   start {' '.join(map(str, env['loadavg_start']))}   "
+        f"end {' '.join(map(str, env['loadavg_end']))}   (1/5/15 min)",
+        f"  total run  {result['total_s']} s",
+    ]
+    corpora = result.get("corpora", {})
+    if corpora:
+        w = [22, 7, 7, 8, 10, 8, 9, 9, 10, 8]
+        lines += ["", "Ingest, fresh index, model warm (end to end)"]
+        lines.append(
+            _row(
+                [
+                    "corpus",
+                    "files",
+                    "pages",
+                    "chunks",
+                    "embedded",
+                    "wall s",
+                    "files/s",
+                    "pages/s",
+                    "chunks/s",
+                    "failed",
+                ],
+                w,
+            )
+        )
+        for name, c in corpora.items():
+            i = c["ingest"]
+            lines.append(
+                _row(
+                    [
+                        name,
+                        i["files"],
+                        i["pages"],
+                        i["chunks"],
+                        i["embedded"],
+                        i["wall_s"],
+                        i["files_per_s"],
+                        i["pages_per_s"],
+                        i["chunks_per_s"],
+                        i["failed"],
+                    ],
+                    w,
+                )
+            )
+        w = [22, 11, 10, 10, 9]
+        lines += ["", "Re-ingest, same index, nothing changed"]
+        lines.append(_row(["corpus", "unchanged", "embedded", "wall s", "check"], w))
+        for name, c in corpora.items():
+            r = c["reingest"]
+            check = "ok (0)" if r["zero_embedded"] else "FAILED"
+            lines.append(_row([name, r["unchanged"], r["embedded"], r["wall_s"], check], w))
+    searches = {n: c["search"] for n, c in corpora.items() if "search" in c}
+    if searches:
+        w = [22, 9, 9, 9, 9, 9, 12]
+        lines += ["", f"Search latency, one Retriever.search(k={SEARCH_K}), hybrid, warm"]
+        lines.append(
+            _row(
+                ["corpus", "queries", "p50 ms", "p95 ms", "mean ms", "max ms", f"hit@{HIT_K} src*"],
+                w,
+            )
+        )
+        for name, s in searches.items():
+            lines.append(
+                _row(
+                    [
+                        name,
+                        s["queries"],
+                        s["p50_ms"],
+                        s["p95_ms"],
+                        s["mean_ms"],
+                        s["max_ms"],
+                        s[f"hit@{HIT_K}_source"],
+                    ],
+                    w,
+                )
+            )
+        lines.append(f"  * sanity only: share of queries with the expected file in the top {HIT_K}")
+    memory = result.get("memory")
+    if memory:
+        w = [6, 7, 7, 8, 9, 8, 20, 14, 13]
+        lines += ["", "Peak memory of an ingest, each in a fresh child process (max RSS)"]
+        lines.append(
+            _row(
+                [
+                    "size",
+                    "files",
+                    "pages",
+                    "chunks",
+                    "wall s",
+                    "load s",
+                    "RSS after load MiB",
+                    "peak RSS MiB",
+                    "ingest +MiB",
+                ],
+                w,
+            )
+        )
+        for label in ("1x", "4x"):
+            m = memory[label]
+            lines.append(
+                _row(
+                    [
+                        label,
+                        m["files"],
+                        m["pages"],
+                        m["chunks"],
+                        m["wall_s"],
+                        m["load_s"],
+                        m["rss_after_load_mib"],
+                        m["peak_rss_mib"],
+                        m["ingest_growth_mib"],
+                    ],
+                    w,
+                )
+            )
+        for label in ("1x", "4x"):
+            lines.append(f"  {label} = {memory['corpora'][label]}")
+        if memory["slice"] == "small":
+            lines.append(
+                "  (smaller slice chosen with --memory-slice small, to keep the run short)"
+            )
+    for name, c in corpora.items():
+        for f in c["ingest"].get("failed_files", []):
+            lines.append(f"  note: {name}: {f['path']} failed: {f['reason']}")
+    return "\n".join(lines)
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="scripts/benchmark.py",
+        description="Ingestion throughput, re-ingest, search latency and peak memory.",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        default=None,
+        metavar="PART",
+        help=f"run only these parts ({', '.join(PARTS)}); repeatable or "
+        "comma-separated; default: all",
+    )
+    p.add_argument(
+        "--embedder",
+        default=None,
+        help="embedder spec for make_embedder(): default the bundled model "
+        "(or RAG_EMBEDDER); 'hash' for a quick smoke run",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument(
+        "--eval-dir",
+        type=Path,
+        default=EVAL_DIR,
+        help=f"folder holding the eval sets (default: {EVAL_DIR})",
+    )
+    p.add_argument(
+        "--memory-slice",
+        choices=sorted(MEMORY_COMPANIES),
+        default="full",
+        help="full: 1x = 5 PDFs, 4x = 20; small: 1x = 3 PDFs, 4x = 12",
+    )
+    p.add_argument(
+        "--child-ingest", nargs=2, type=Path, metavar=("DOCS", "INDEX"), help=argparse.SUPPRESS
+    )
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.child_ingest:
+        return child_ingest(*args.child_ingest, args.embedder)
+    parts = set(PARTS)
+    if args.only:
+        parts = {p.strip() for value in args.only for p in value.split(",") if p.strip()}
+        unknown = parts - set(PARTS)
+        if unknown:
+            _parser().error(f"unknown part(s) {sorted(unknown)}; choose from {PARTS}")
+    corpora = [c for c in ("sample", "sec10q") if c in parts]
+    if "search" in parts and not corpora:
+        corpora = ["sample", "sec10q"]
+    sec10q = args.eval_dir / "sec10q"
+    if ("sec10q" in corpora or "memory" in parts) and not (sec10q / "docs").is_dir():
+        _parser().error(f"{sec10q / 'docs'} not found; pass --eval-dir")
+
+    run_started = time.perf_counter()
+    start_load = loadavg()
+    embedder = make_embedder(args.embedder)
+    log(f"loading the embedder ({args.embedder or 'default'}) ...")
+    started = time.perf_counter()
+    embedder.embed(["warm up"])
+    load_s = time.perf_counter() - started
+    log(f"embedder {embedder.id} ready in {load_s:.1f} s")
+    torch_threads = None
+    if "torch" in sys.modules:
+        torch_threads = sys.modules["torch"].get_num_threads()
+
+    result: dict = {"parts": sorted(parts), "corpora": {}}
+    reingest_ok = True
+    with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        for name in corpora:
+            docs = SAMPLE_DIR if name == "sample" else sec10q / "docs"
+            label = "sample_docs" if name == "sample" else "sec10q"
+            index_dir = tmp / f"{name}-index"
+            entry = bench_corpus(label, docs, index_dir, embedder)
+            reingest_ok &= entry["reingest"]["zero_embedded"]
+            if "search" in parts:
+                if name == "sample":
+                    questions = [(q, {src}) for q, src in SAMPLE_QUESTIONS]
+                else:
+                    questions = sec10q_questions(sec10q)
+                log(f"[{label}] search latency over {len(questions)} questions ...")
+                entry["search"] = bench_search(index_dir, embedder, questions)
+            result["corpora"][label] = entry
+        if "memory" in parts:
+            result["memory"] = bench_memory(sec10q / "docs", tmp, args.embedder, args.memory_slice)
+
+    result["total_s"] = round(time.perf_counter() - run_started, 1)
+    result["environment"] = {
+        "embedder": embedder.id,
+        "model_load_s": round(load_s, 2),
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch_threads,
+        "loadavg_start": start_load,
+        "loadavg_end": loadavg(),
+        "python": f"Python {platform.python_version()} on {platform.machine()}",
+    }
+    if not result["corpora"]:
+        del result["corpora"]
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    if not reingest_ok:
+        log("error: a re-ingest with nothing changed embedded chunks; it must embed 0")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
