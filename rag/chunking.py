@@ -102,15 +102,15 @@ def _sentences(text: str, span: _Span, count: TokenCounter, max_tokens: int) -> 
     return units
 
 
-def _pack_with_overlap(units: list[_Span], settings: ChunkerSettings) -> list[tuple[int, int]]:
+def _pack_with_overlap(units: list[_Span], limit: int, overlap: int) -> list[tuple[int, int]]:
     """Windows over the units of one long paragraph, evenly sized, each re-reading the tail
-    of the previous one (up to overlap_tokens) so a fact cut in two is still found whole."""
+    of the previous one (up to `overlap` tokens) so a fact cut in two is still found whole."""
     total = sum(u.tokens for u in units)
-    stride = max(settings.max_tokens - settings.overlap_tokens, 1)
-    pieces = max(1, -(-(total - settings.overlap_tokens) // stride))
+    stride = max(limit - overlap, 1)
+    pieces = max(1, -(-(total - overlap) // stride))
     # Even sizes: a paragraph just over the limit becomes two halves, not a full window
     # and a scrap.
-    budget = min(settings.max_tokens, -(-total // pieces) + settings.overlap_tokens)
+    budget = min(limit, -(-total // pieces) + overlap)
     windows = []
     first = 0
     while first < len(units):
@@ -124,7 +124,7 @@ def _pack_with_overlap(units: list[_Span], settings: ChunkerSettings) -> list[tu
             break
         nxt = last + 1
         carried = 0
-        while nxt - 1 > first and carried + units[nxt - 1].tokens <= settings.overlap_tokens:
+        while nxt - 1 > first and carried + units[nxt - 1].tokens <= overlap:
             nxt -= 1
             carried += units[nxt].tokens
         first = nxt
@@ -132,7 +132,7 @@ def _pack_with_overlap(units: list[_Span], settings: ChunkerSettings) -> list[tu
 
 
 def _windows(
-    text: str, start: int, end: int, count: TokenCounter, settings: ChunkerSettings
+    text: str, start: int, end: int, count: TokenCounter, limit: int, overlap: int
 ) -> list[tuple[int, int]]:
     """Chunk spans for one section: whole paragraphs packed together while they fit; a
     paragraph too long for one chunk gets chunks of its own, cut between sentences."""
@@ -146,11 +146,16 @@ def _windows(
             group.clear()
 
     for para in paragraphs:
-        if para.tokens > settings.max_tokens:
-            flush()
-            units = _sentences(text, para, count, settings.max_tokens)
-            windows.extend(_pack_with_overlap(units, settings))
-        elif sum(p.tokens for p in group) + para.tokens > settings.max_tokens:
+        if para.tokens > limit:
+            # A short lead-in (a title line, "Q: ...") stays with the text it introduces
+            # instead of becoming a chunk of its own.
+            lead_in = list(group) if sum(p.tokens for p in group) <= overlap else []
+            if not lead_in:
+                flush()
+            group.clear()
+            units = lead_in + _sentences(text, para, count, limit)
+            windows.extend(_pack_with_overlap(units, limit, overlap))
+        elif sum(p.tokens for p in group) + para.tokens > limit:
             flush()
             group.append(para)
         else:
@@ -171,10 +176,16 @@ def chunk_document(
 ) -> list[Chunk]:
     settings = settings or ChunkerSettings()
     text, section_spans = document_text(doc)
+    headings = [" > ".join(section.heading) for section in doc.sections]
+    # The title and heading are embedded with each passage (embedding_input), so they
+    # share the model's window with it. A very long heading still leaves half the window.
+    context_tokens = count_tokens([embedding_input(doc.title, h, "") for h in headings])
     chunks: list[Chunk] = []
-    for section, (start, end) in zip(doc.sections, section_spans, strict=True):
-        heading = " > ".join(section.heading)
-        for a, b in _windows(text, start, end, count_tokens, settings):
+    for section, heading, used, (start, end) in zip(
+        doc.sections, headings, context_tokens, section_spans, strict=True
+    ):
+        limit = max(settings.max_tokens - used - 1, settings.max_tokens // 2)
+        for a, b in _windows(text, start, end, count_tokens, limit, settings.overlap_tokens):
             position = len(chunks)
             chunks.append(
                 Chunk(

@@ -26,11 +26,12 @@ def default_embedder_spec() -> str:
 class ChunkerSettings:
     """How documents are cut into passages. Saved in the index manifest.
 
-    Sizes are in the embedder's own tokens: all-MiniLM-L6-v2 reads at most 256, and the
-    heading line that is embedded with each passage needs room too.
+    Sizes are in the embedder's own tokens. `max_tokens` is what the embedder reads of one
+    passage: all-MiniLM-L6-v2 reads 256, two of them its own markers. The title and
+    heading embedded with each passage come out of that budget.
     """
 
-    max_tokens: int = 200
+    max_tokens: int = 254
     overlap_tokens: int = 40
 
     def __post_init__(self) -> None:

@@ -93,6 +93,9 @@ class SentenceTransformerEmbedder:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a weights-loading bar on every start is noise
+        # Counting the tokens of a long paragraph before cutting it is expected; the
+        # library's "longer than the maximum sequence length" warning would only alarm.
+        hf_logging.set_verbosity_error()
 
         if self.spec == BUNDLED_EMBEDDER:
             folder = bundled_model_dir()

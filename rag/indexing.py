@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 import ingest
-from rag.chunking import chunk_document, embedding_input
+from rag.chunking import chunk_document, document_text, embedding_input
 from rag.config import ChunkerSettings, default_index_dir
 from rag.embedding import Embedder, make_embedder
 from rag.errors import RagError
+from rag.lexical import analyze, guess_language
 from rag.locking import WriteLock
 from rag.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
 from rag.sources import SourceFile, fingerprint, is_under, walk
@@ -225,7 +226,8 @@ class IndexWriter:
             )
             if not chunks:
                 raise ingest.LoadError(source.path, "no text to index")
-            new_chunks, embedded = self._embed(doc.title, chunks)
+            language = guess_language(document_text(doc)[0])
+            new_chunks, embedded = self._embed(doc.title, language, chunks)
         except RagError:
             raise  # the model or index is unusable: stop the run, not just this file
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
@@ -249,6 +251,7 @@ class IndexWriter:
                 size=source.size,
                 mtime=source.mtime,
                 format=doc.format,
+                language=language,
                 title=doc.title,
                 pages=doc.page_count,
                 warnings=doc.warnings,
@@ -264,7 +267,7 @@ class IndexWriter:
         report.warnings.extend((source.path, w) for w in doc.warnings)
         return True
 
-    def _embed(self, title: str, chunks) -> tuple[list[NewChunk], int]:
+    def _embed(self, title: str, language: str, chunks) -> tuple[list[NewChunk], int]:
         inputs = [embedding_input(title, c.heading, c.text) for c in chunks]
         hashes = [
             hashlib.sha256(f"{self.embedder.id}\n{text}".encode()).hexdigest() for text in inputs
@@ -275,7 +278,14 @@ class IndexWriter:
         vectors = {hashes[i]: fresh[n] for n, i in enumerate(missing)}
         vectors.update(known)
         new = [
-            NewChunk(chunk=c, title=title, embed_hash=h, vector=vectors[h])
+            NewChunk(
+                chunk=c,
+                title=title,
+                embed_hash=h,
+                vector=vectors[h],
+                terms=analyze(c.text, language),
+                context_terms=analyze(f"{title} {c.heading}", language),
+            )
             for c, h in zip(chunks, hashes, strict=True)
         ]
         return new, len(missing)

@@ -14,8 +14,8 @@ from pathlib import Path
 from rag.config import SearchSettings, default_index_dir
 from rag.embedding import Embedder, make_embedder
 from rag.errors import ConfigError, IndexNotFoundError
+from rag.lexical import fts_match
 from rag.manifest import Manifest, read_manifest
-from rag.query import fts_match
 from rag.store import DB_NAME, Store
 from rag.types import Hit
 from rag.vectors import VectorIndex

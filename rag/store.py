@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS documents (
     size INTEGER NOT NULL,
     mtime REAL NOT NULL,
     format TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT '',
     title TEXT NOT NULL DEFAULT '',
     pages INTEGER,
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
@@ -57,20 +58,12 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id, position);
 CREATE INDEX IF NOT EXISTS chunks_by_embed_hash ON chunks (embed_hash);
--- remove_diacritics 2 folds accents on every Latin letter: "politica" matches "política".
+-- What BM25 searches: each chunk's stemmed words (see rag.lexical), and its title and
+-- heading likewise. Standalone, keyed by chunk id, written in the same transaction as the
+-- chunk. The tokenizer also folds accents, for anything typed straight into a MATCH.
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
-    text, heading, title,
-    content = 'chunks', content_rowid = 'id',
-    tokenize = 'unicode61 remove_diacritics 2'
+    body, context, tokenize = 'unicode61 remove_diacritics 2'
 );
-CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts (rowid, text, heading, title)
-    VALUES (new.id, new.text, new.heading, new.title);
-END;
-CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts (chunks_fts, rowid, text, heading, title)
-    VALUES ('delete', old.id, old.text, old.heading, old.title);
-END;
 """
 
 # A source filter matches the whole path or just the file name ('*.pdf', 'handbook*').
@@ -88,6 +81,8 @@ class NewChunk:
     title: str
     embed_hash: str
     vector: np.ndarray
+    terms: str  # the analysed text for the lexical index
+    context_terms: str  # the analysed title and heading
 
 
 @dataclass(frozen=True)
@@ -165,6 +160,7 @@ class Store:
         size: int,
         mtime: float,
         format: str,
+        language: str,
         title: str,
         pages: int | None,
         warnings: Sequence[str],
@@ -177,9 +173,9 @@ class Store:
         """
         removed = self._delete_document(path)
         cur = self._conn.execute(
-            "INSERT INTO documents (path, name, sha256, size, mtime, format, title, pages, "
-            "status, warnings, chunk_count, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?, ?)",
+            "INSERT INTO documents (path, name, sha256, size, mtime, format, language, title, "
+            "pages, status, warnings, chunk_count, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?, ?)",
             (
                 path,
                 Path(path).name,
@@ -187,6 +183,7 @@ class Store:
                 size,
                 mtime,
                 format,
+                language,
                 title,
                 pages,
                 json.dumps(list(warnings)),
@@ -216,6 +213,10 @@ class Store:
                 ),
             )
             added.append(cur.lastrowid)
+            self._conn.execute(
+                "INSERT INTO chunks_fts (rowid, body, context) VALUES (?, ?, ?)",
+                (cur.lastrowid, item.terms, item.context_terms),
+            )
         return removed, added
 
     def record_failure(
@@ -246,7 +247,9 @@ class Store:
         if row is None:
             return []
         ids = [r[0] for r in self._conn.execute("SELECT id FROM chunks WHERE doc_id = ?", row)]
-        # Explicit, so the FTS delete trigger runs for every chunk.
+        self._conn.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", row
+        )
         self._conn.execute("DELETE FROM chunks WHERE doc_id = ?", row)
         self._conn.execute("DELETE FROM documents WHERE id = ?", row)
         return ids
@@ -315,7 +318,7 @@ class Store:
         """(chunk id, BM25 score, higher is better) for an FTS5 MATCH expression."""
         # Passage text counts most; the heading and title help short, well-titled passages.
         sql = (
-            "SELECT rowid, -bm25(chunks_fts, 1.0, 0.5, 0.5) AS score FROM chunks_fts "
+            "SELECT rowid, -bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
             "WHERE chunks_fts MATCH ?"
         )
         params: list = [match]

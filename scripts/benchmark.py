@@ -135,6 +135,18 @@ def ingest_numbers(report: IngestReport, wall: float) -> dict:
     }
 
 
+def index_chunker(index_dir: Path) -> dict | None:
+    """The chunker settings the index was built with, from its manifest.json.
+
+    Recorded with every result: other people edit rag/ while a long run goes on, and a child
+    process imports the code as it is when it starts.
+    """
+    try:
+        return json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["chunker"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def bench_corpus(name: str, docs: Path, index_dir: Path, embedder: Embedder) -> dict:
     """Fresh ingest, then the same ingest again with nothing changed."""
     log(f"[{name}] ingest {docs} into a fresh index ...")
@@ -154,7 +166,12 @@ def bench_corpus(name: str, docs: Path, index_dir: Path, embedder: Embedder) -> 
         "zero_embedded": again.embedded == 0,
     }
     log(f"[{name}] re-ingest: {second['embedded']} chunks embedded in {wall2:.2f} s")
-    return {"docs": str(docs), "ingest": first, "reingest": second}
+    return {
+        "docs": str(docs),
+        "chunker": index_chunker(index_dir),
+        "ingest": first,
+        "reingest": second,
+    }
 
 
 # -- search -------------------------------------------------------------------------------
@@ -175,7 +192,8 @@ def bench_search(
 ) -> dict:
     latencies, hits = [], 0
     with Retriever.open(index_dir, embedder=embedder) as retriever:
-        retriever.search(questions[0][0], k=SEARCH_K)  # warm-up: caches, FAISS, SQLite pages
+        # Untimed warm-up, with a query outside the set so that no timed query is a repeat.
+        retriever.search("warm-up query about the documents", k=SEARCH_K)
         for question, gold in questions:
             started = time.perf_counter()
             found = retriever.search(question, k=SEARCH_K)
@@ -219,6 +237,7 @@ def child_ingest(docs: Path, index_dir: Path, embedder_spec: str | None) -> int:
         "rss_after_load_kib": rss_after_load,
         "self_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "vmhwm_kib": _status_kib("VmHWM"),
+        "chunker": index_chunker(index_dir),
     }
     print(json.dumps(result))
     return 0
@@ -278,6 +297,12 @@ def _row(cells: list, widths: list[int]) -> str:
     first, *rest = cells
     cells = (f"{c!s:>{w}}" for c, w in zip(rest, widths[1:], strict=True))
     return f"  {first:<{widths[0]}}" + "".join(cells)
+
+
+def _chunker_text(chunker: dict | None) -> str:
+    if not chunker:
+        return "unknown"
+    return ", ".join(f"{k} {v}" for k, v in chunker.items())
 
 
 def render(result: dict) -> str:
@@ -408,6 +433,15 @@ def render(result: dict) -> str:
             lines.append(
                 "  (smaller slice chosen with --memory-slice small, to keep the run short)"
             )
+    chunkers = [c.get("chunker") for c in corpora.values()]
+    chunkers += [memory[k].get("chunker") for k in ("1x", "4x")] if memory else []
+    if chunkers:
+        lines.insert(2, f"  chunker    {_chunker_text(chunkers[0])} (from the index manifest)")
+    if any(c != chunkers[0] for c in chunkers):
+        lines.append(
+            "  WARNING: the chunker settings differ between parts of this run (rag/ changed "
+            "while it ran): " + "; ".join(_chunker_text(c) for c in chunkers)
+        )
     for name, c in corpora.items():
         for f in c["ingest"].get("failed_files", []):
             lines.append(f"  note: {name}: {f['path']} failed: {f['reason']}")

@@ -4,7 +4,7 @@ import pytest
 
 from rag import Retriever, ingest_paths
 from rag.errors import ConfigError
-from rag.query import fts_match, terms
+from rag.lexical import analyze, fts_match, guess_language, query_terms
 
 
 @pytest.fixture
@@ -68,7 +68,19 @@ def test_query_syntax_in_questions_is_data(retriever):
 
 
 def test_fts_match_quotes_terms_and_drops_stopwords():
-    assert terms("¿Cuál es la Política de gastos?") == ["politica", "gastos"]
-    assert fts_match("What is the warranty?") == '"warranty"'
+    assert fts_match("What is the warranty?") == '"warranti" OR "warranty"'
     assert fts_match("the") == '"the"'  # nothing but stopwords: keep them
     assert fts_match("?!") is None
+
+
+def test_questions_and_passages_meet_on_stems_in_either_language():
+    spanish = analyze("Las políticas de vacaciones", "es").split()
+    english = analyze("The holiday policies", "en").split()
+    assert set(query_terms("¿Cuál es la política de vacación?")) >= {"polit", "vacacion"}
+    assert {"polit", "vacacion"} <= set(spanish)
+    assert {"holiday", "polici"} <= set(query_terms("holiday policy")) & set(english)
+
+
+def test_language_guess():
+    assert guess_language("La política de gastos se revisa cada año y es para todos.") == "es"
+    assert guess_language("The expense policy is reviewed every year for all of us.") == "en"

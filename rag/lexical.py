@@ -1,0 +1,90 @@
+"""The lexical side of search: the words FTS5 indexes, and the query it runs.
+
+Both passages and questions go through the same analysis: words are lowercased, accents
+folded (so `politica` finds `política`) and reduced to their stem with the Snowball
+stemmer of their language (so `vacaciones` finds `vacación`, `points` finds `point`).
+A passage is stemmed in its document's language. A question's language is not trusted
+to a guess: each word is looked up by its English and its Spanish stem.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+LANGUAGES = ("en", "es")
+_SNOWBALL_NAMES = {"en": "english", "es": "spanish"}
+
+# Function words. They match nearly every passage, so a question's are dropped (faster,
+# same ranking); their counts also tell English from Spanish text.
+STOPWORDS = {
+    "en": frozenset(
+        """
+        a an and are as at be been but by can could did do does for from had has have how i
+        if in into is it its me my no not of on or our so than that the their them then there
+        these they this those to was we were what when where which who whom whose why will
+        with would you your
+        """.split()
+    ),
+    "es": frozenset(
+        """
+        al como con cual cuales cuando cuanto cuantos de del desde donde el ella ellas ellos
+        en entre era es esa ese eso esta este esto fue fueron ha han hay la las le les lo los
+        mas me mi muy no nos o para pero por que quien quienes se ser si sin sobre son su sus
+        te tu un una uno unos unas y ya
+        """.split()
+    ),
+}
+_ALL_STOPWORDS = STOPWORDS["en"] | STOPWORDS["es"]
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fold(word: str) -> str:
+    """Lowercase without accents."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    """Folded words; '_' separates words as it does for the FTS5 tokenizer."""
+    return [w for raw in _WORD.findall(text) for w in fold(raw).split("_") if w]
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _stemmer(language: str):
+    return Stemmer.Stemmer(_SNOWBALL_NAMES[language])
+
+
+def guess_language(text: str, sample_words: int = 2000) -> str:
+    """'es' or 'en', by which language's function words are more frequent."""
+    sample = words(text[: sample_words * 8])[:sample_words]
+    counts = {lang: sum(w in STOPWORDS[lang] for w in sample) for lang in LANGUAGES}
+    return "es" if counts["es"] > counts["en"] else "en"
+
+
+def analyze(text: str, language: str) -> str:
+    """The text as FTS5 stores it: stems separated by spaces."""
+    return " ".join(_stemmer(language).stemWords(words(text)))
+
+
+def query_terms(query: str) -> list[str]:
+    """The distinct stems to look up for a question, stopwords dropped unless nothing is left."""
+    found = words(query)
+    content = [w for w in found if w not in _ALL_STOPWORDS] or found
+    stems: list[str] = []
+    for language in LANGUAGES:
+        stems.extend(_stemmer(language).stemWords(content))
+    return list(dict.fromkeys(stems))
+
+
+def fts_match(query: str) -> str | None:
+    """An FTS5 MATCH expression: any term may match; BM25 ranks by how many and how rare.
+
+    Each term is quoted, so words like AND, NEAR or a stray '"' in a question are data,
+    never query syntax.
+    """
+    quoted = ['"' + t.replace('"', "") + '"' for t in query_terms(query)]
+    return " OR ".join(quoted) if quoted else None
