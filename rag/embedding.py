@@ -31,6 +31,8 @@ class Embedder(Protocol):
     id: str  # recorded in the index manifest
     dimension: int
     max_tokens: int  # the model's input window, special tokens included
+    # Languages the model was trained on, e.g. ("en",); None when unknown or many.
+    languages: tuple[str, ...] | None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Return an array of shape (len(texts), dimension), rows of unit length."""
@@ -73,10 +75,12 @@ class SentenceTransformerEmbedder:
             self.id = "sentence-transformers/all-MiniLM-L6-v2"
             self.dimension = 384
             self.max_tokens = 256
+            self.languages: tuple[str, ...] | None = ("en",)
         else:
             self.id = spec
             self.dimension = 0  # known once loaded
             self.max_tokens = 0
+            self.languages = None
 
     def warm_up(self):
         """Load the model (once). Safe to call from several threads."""
@@ -160,6 +164,7 @@ class HashEmbedder:
 
     def __init__(self, dimension: int = 64, max_tokens: int = 256):
         self.id = f"hash-{dimension}"
+        self.languages = None
         self.dimension = dimension
         self.max_tokens = max_tokens
 

@@ -136,8 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--k", type=int, nargs="+", default=[1, 5, 10])
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    p.add_argument("--dense-weight", type=float, default=None)
-    p.add_argument("--lexical-weight", type=float, default=None)
+    p.add_argument("--dense-weight", type=float, default=None,
+                   help="override the dense weight for every question (0 to 1)")
     p.add_argument("--json", action="store_true")
     return p
 
@@ -153,13 +153,11 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         report = ingest_paths([docs], index_dir)
         ingest_seconds = time.perf_counter() - started
-        defaults = SearchSettings()
-        settings = SearchSettings(
-            dense_weight=defaults.dense_weight if args.dense_weight is None else args.dense_weight,
-            lexical_weight=(
-                defaults.lexical_weight if args.lexical_weight is None else args.lexical_weight
-            ),
-        )
+        settings = SearchSettings()
+        if args.dense_weight is not None:
+            settings = SearchSettings(
+                dense_weight=args.dense_weight, dense_weight_other_language=args.dense_weight
+            )
         with Retriever.open(index_dir, settings=settings) as retriever:
             result = evaluate(retriever, questions, rule, docs, sorted(set(args.k)))
     result |= {

@@ -58,10 +58,16 @@ def _stemmer(language: str):
     return Stemmer.Stemmer(_SNOWBALL_NAMES[language])
 
 
+_SPANISH_MARKS = frozenset("ñ¿¡áéíóú")
+
+
 def guess_language(text: str, sample_words: int = 2000) -> str:
-    """'es' or 'en', by which language's function words are more frequent."""
+    """'es' or 'en', by which language's function words are more frequent. A text with
+    none (a few keywords) is Spanish if it has a letter or mark English never uses."""
     sample = words(text[: sample_words * 8])[:sample_words]
     counts = {lang: sum(w in STOPWORDS[lang] for w in sample) for lang in LANGUAGES}
+    if counts["es"] == counts["en"]:
+        return "es" if _SPANISH_MARKS & set(text[: sample_words * 8].lower()) else "en"
     return "es" if counts["es"] > counts["en"] else "en"
 
 

@@ -1,9 +1,12 @@
 """The read path: hybrid search over an index directory.
 
-Dense (FAISS, cosine on the embedder's vectors) and lexical (SQLite FTS5, BM25) lists are
-fused by weighted reciprocal rank fusion: each list contributes weight / (rrf_k + rank).
-Rank fusion needs no score calibration between two very different scorers, and the
-lexical list rescues what an English-only embedder misses in other languages.
+The dense list (FAISS, cosine on the embedder's vectors) and the lexical list (SQLite
+FTS5, BM25 over stemmed words) each propose candidates. Every candidate is then scored by
+both: its cosine, and its BM25 divided by the best BM25 among the candidates, mixed as
+`w * cosine + (1 - w) * bm25_share`. Measured against reciprocal rank fusion on the
+shared evaluation sets, this mix wins clearly where one scorer is much weaker than the
+other (the English-only embedder on Spanish questions), because a weak list's ranks
+count as much as a strong one's in RRF, while its nearly flat scores barely move a sum.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from rag.config import SearchSettings, default_index_dir
 from rag.embedding import Embedder, make_embedder
 from rag.errors import ConfigError, IndexNotFoundError
-from rag.lexical import fts_match
+from rag.lexical import fts_match, guess_language
 from rag.manifest import Manifest, read_manifest
 from rag.store import DB_NAME, Store
 from rag.types import Hit
@@ -78,55 +81,67 @@ class Retriever:
                 self._vectors.sync(self.store)
                 self._seen_version = version
 
+    def dense_weight_for(self, query: str) -> float:
+        """The dense weight for this question: lower if the embedder does not know its
+        language."""
+        known = self.embedder.languages
+        if known is None or guess_language(query) in known:
+            return self.settings.dense_weight
+        return self.settings.dense_weight_other_language
+
     def search(
         self,
         query: str,
         k: int = 5,
         source: str | None = None,
         dense_weight: float | None = None,
-        lexical_weight: float | None = None,
     ) -> list[Hit]:
         """The k best passages for `query`, best first.
 
         `source` keeps only files whose path or name matches a glob ('*.pdf',
-        '*/policies/*'). Weights override the settings for this call (0 turns a list off).
+        '*/policies/*'). `dense_weight` (0 to 1) overrides the settings for this call:
+        0 is lexical search only, 1 dense only.
         """
         if not isinstance(query, str) or not query.strip():
             raise ConfigError("the search query is empty: type a question or some keywords")
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
-        s = self.settings
-        dense_weight = s.dense_weight if dense_weight is None else dense_weight
-        lexical_weight = s.lexical_weight if lexical_weight is None else lexical_weight
+        weight = self.dense_weight_for(query) if dense_weight is None else dense_weight
+        if not 0.0 <= weight <= 1.0:
+            raise ConfigError(f"dense_weight must be between 0 and 1, got {weight}")
         self.refresh()
-        depth = max(s.candidates, k)
-
-        dense: list[tuple[int, float]] = []
-        if dense_weight > 0:
-            allowed = self.store.chunk_ids_for_sources(source) if source else None
-            vector = self.embedder.embed([query])[0]
-            dense = self._vectors.search(vector, depth, allowed)
-        lexical: list[tuple[int, float]] = []
+        depth = max(self.settings.candidates, k)
         match = fts_match(query)
-        if lexical_weight > 0 and match:
-            lexical = self.store.lexical_search(match, depth, source)
 
-        fused: dict[int, float] = {}
-        for weight, ranked in ((dense_weight, dense), (lexical_weight, lexical)):
-            for rank, (chunk_id, _) in enumerate(ranked, start=1):
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (s.rrf_k + rank)
+        # Candidates from each side.
+        vector = self.embedder.embed([query])[0] if weight > 0 else None
+        cosine: dict[int, float] = {}
+        if vector is not None:
+            allowed = self.store.chunk_ids_for_sources(source) if source else None
+            cosine = dict(self._vectors.search(vector, depth, allowed))
+        bm25: dict[int, float] = {}
+        if match and weight < 1:
+            bm25 = dict(self.store.lexical_search(match, depth, source))
+
+        # Each candidate scored by both sides.
+        if vector is not None:
+            cosine |= self._vectors.similarities(vector, [c for c in bm25 if c not in cosine])
+        if match and weight < 1:
+            bm25 |= self.store.lexical_scores(match, [c for c in cosine if c not in bm25])
+        best_bm25 = max(bm25.values(), default=0.0) or 1.0
+        fused = {
+            cid: weight * cosine.get(cid, 0.0) + (1 - weight) * bm25.get(cid, 0.0) / best_bm25
+            for cid in cosine.keys() | bm25.keys()
+        }
+
         # Ties break on chunk id so the same index and query always give the same order.
         best = sorted(fused, key=lambda cid: (-fused[cid], cid))[: k * 2]
         rows = self.store.chunk_rows(best)
-        dense_by_id = {cid: (rank, score) for rank, (cid, score) in enumerate(dense, 1)}
-        lexical_by_id = {cid: (rank, score) for rank, (cid, score) in enumerate(lexical, 1)}
         hits = []
         for cid in best:
             row = rows.get(cid)
             if row is None:  # deleted by a writer after this search's snapshot
                 continue
-            d = dense_by_id.get(cid)
-            lx = lexical_by_id.get(cid)
             hits.append(
                 Hit(
                     chunk_id=cid,
@@ -136,10 +151,8 @@ class Retriever:
                     heading=row.heading,
                     title=row.title,
                     score=fused[cid],
-                    dense_score=d[1] if d else None,
-                    lexical_score=lx[1] if lx else None,
-                    dense_rank=d[0] if d else None,
-                    lexical_rank=lx[0] if lx else None,
+                    dense_score=cosine.get(cid),
+                    lexical_score=bm25.get(cid),
                 )
             )
             if len(hits) == k:

@@ -312,6 +312,19 @@ class Store:
             rows = self._conn.execute(_IDS_FOR_SOURCES, (pattern, pattern)).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def lexical_scores(self, match: str, ids: Sequence[int]) -> dict[int, float]:
+        """BM25 scores of these chunks for a MATCH expression (absent: no term matched)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT rowid, -bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts "
+                f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+                [match, *ids],
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def lexical_search(
         self, match: str, limit: int, source_pattern: str | None = None
     ) -> list[tuple[int, float]]:

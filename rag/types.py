@@ -33,10 +33,8 @@ class Hit:
     heading: str
     title: str
     score: float  # the fused score used for ranking (higher is better)
-    dense_score: float | None = None  # cosine similarity, when the dense list found it
-    lexical_score: float | None = None  # BM25 (higher is better), when the lexical list found it
-    dense_rank: int | None = None
-    lexical_rank: int | None = None
+    dense_score: float | None = None  # cosine similarity to the query (None: dense search off)
+    lexical_score: float | None = None  # BM25, higher is better (None: no query word matched)
 
     def as_dict(self) -> dict:
         return {

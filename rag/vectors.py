@@ -93,6 +93,15 @@ class VectorIndex:
             scores, ids = self._index.search(query, min(k, self.size), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def similarities(self, query: np.ndarray, ids: list[int]) -> dict[int, float]:
+        """Cosine similarity of the query to each of these stored vectors."""
+        if not ids:
+            return {}
+        with self._lock:
+            vectors = np.stack([self._index.reconstruct(int(i)) for i in ids])
+        scores = vectors @ np.asarray(query, dtype=np.float32).reshape(self.dimension)
+        return {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
+
     def save(self, index_dir: Path) -> None:
         """Write atomically: readers see the previous file or this one, never a torn one."""
         index_dir = Path(index_dir)

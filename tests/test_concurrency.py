@@ -260,7 +260,7 @@ def test_a_reader_never_sees_a_half_stored_or_deleted_document(tmp_path, index_d
                 assert snapshot_problems(check) == []
         assert writer.wait() == 0, writer.stderr.read()
 
-        final = reader.search("zulu revision paragraph", k=10_000, lexical_weight=0)
+        final = reader.search("zulu revision paragraph", k=10_000, dense_weight=1)
         ids = sorted(r[0] for r in check.execute("SELECT id FROM chunks"))
         assert sorted(h.chunk_id for h in final) == ids, "the reader missed the last writes"
     check.close()

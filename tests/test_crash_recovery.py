@@ -285,7 +285,7 @@ def check_index(index_dir: Path, corpus: Corpus) -> dict[str, tuple[str, list[in
     # A reader opened now sees exactly the committed chunks, through both lists.
     all_ids = sorted(c[0] for c in chunks)
     with Retriever.open(index_dir, HashEmbedder(DIM)) as reader:
-        dense = reader.search("zulu revision paragraph", k=10_000, lexical_weight=0)
+        dense = reader.search("zulu revision paragraph", k=10_000, dense_weight=1)
         lexical = reader.search("zulu revision paragraph", k=10_000, dense_weight=0)
     assert sorted(h.chunk_id for h in dense) == all_ids, "dense search misses stored chunks"
     assert sorted(h.chunk_id for h in lexical) == all_ids, "lexical search misses chunks"

@@ -46,12 +46,30 @@ def test_results_are_deterministic(retriever):
     assert runs[0] == runs[1] == runs[2]
 
 
-def test_fusion_rewards_agreement(retriever):
-    hits = retriever.search("laptops replaced every four years", k=3)
+def test_fused_score_mixes_cosine_and_relative_bm25(retriever):
+    hits = retriever.search("laptops replaced every four years", k=3, dense_weight=0.3)
     top = hits[0]
     assert "Laptops" in top.text
-    assert top.dense_rank == 1 and top.lexical_rank == 1
-    assert top.score == pytest.approx(2 / 61)
+    best_bm25 = max(h.lexical_score or 0 for h in hits)
+    for hit in hits:
+        expected = 0.3 * hit.dense_score + 0.7 * (hit.lexical_score or 0) / best_bm25
+        assert hit.score == pytest.approx(expected)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_every_candidate_gets_both_scores(retriever):
+    for hit in retriever.search("holiday laptops warranty", k=10, dense_weight=0.5):
+        assert hit.dense_score is not None
+
+
+def test_dense_weight_follows_the_embedders_languages(retriever):
+    retriever.embedder.languages = ("en",)
+    settings = retriever.settings
+    assert retriever.dense_weight_for("How many days?") == settings.dense_weight
+    assert retriever.dense_weight_for("¿Cuántos días?") == settings.dense_weight_other_language
+    assert retriever.dense_weight_for("política gastos") == settings.dense_weight_other_language
+    retriever.embedder.languages = None  # unknown: trusted for every language
+    assert retriever.dense_weight_for("¿Cuántos días?") == settings.dense_weight
 
 
 def test_k_and_empty_query_are_validated(retriever):
@@ -59,6 +77,8 @@ def test_k_and_empty_query_are_validated(retriever):
         retriever.search("   ")
     with pytest.raises(ConfigError, match="k must be"):
         retriever.search("days", k=0)
+    with pytest.raises(ConfigError, match="dense_weight"):
+        retriever.search("days", dense_weight=2)
 
 
 def test_query_syntax_in_questions_is_data(retriever):
