@@ -136,8 +136,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--k", type=int, nargs="+", default=[1, 5, 10])
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    p.add_argument("--dense-weight", type=float, default=None,
-                   help="override the dense weight for every question (0 to 1)")
+    p.add_argument(
+        "--dense-weight",
+        type=float,
+        default=None,
+        help="override the dense weight for every question (0 to 1)",
+    )
     p.add_argument("--json", action="store_true")
     return p
 
