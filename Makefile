@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	$(PY) -m rag.ingest sample_docs
+	-$(PY) -m rag.ingest sample_docs  # a file that fails is listed; the app still starts
+	@echo "Open http://localhost:8501 in a browser (Ctrl+C stops the app)."
 	$(VENV)/bin/streamlit run app.py
 
 lint: install

@@ -90,6 +90,7 @@ def write_manifest(index_dir: Path, manifest: Manifest) -> None:
             json.dump(manifest.as_dict(), f, indent=2)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; an index is meant to be shared
         os.replace(tmp, index_dir / MANIFEST_NAME)
     finally:
         if os.path.exists(tmp):

@@ -112,6 +112,7 @@ class VectorIndex:
                 faiss.write_index(self._index, tmp)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; an index is meant to be shared
             os.replace(tmp, index_dir / VECTORS_NAME)
         finally:
             if os.path.exists(tmp):

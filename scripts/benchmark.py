@@ -35,10 +35,15 @@ Run it:
 `--only` (repeatable, or comma-separated) picks parts: `sample` and `sec10q` pick corpora
 (ingest + re-ingest), `search` adds search latency on the picked corpora (on both when no
 corpus is picked; an index has to be built first, so their ingest is measured too), and
-`memory` runs the 1x/4x child ingests. The default runs everything: on 2 cores expect
+`memory` runs the 1x/4x child ingests. The default runs everything: on 2 idle cores expect
 about 8-10 minutes with the bundled model, most of it embedding sec10q (twice: once for
-throughput, once inside the 4x memory run). Progress goes to stderr; the table (or the
-JSON object) to stdout.
+throughput, once inside the 4x memory run); on 2 cores shared with other jobs it took
+17-21 minutes. Progress goes to stderr; the table (or the JSON object) to stdout.
+
+`--torch-threads N` sets torch's thread count (here and in the memory children). The
+default leaves torch's own choice, as the product runs. On a 2-core machine shared with
+other CPU-bound jobs, 2 torch threads made one query embedding take ~0.5 s where 1 thread
+took ~10 ms: compare both before quoting search latency from a busy machine.
 """
 
 from __future__ import annotations
@@ -224,8 +229,18 @@ def _status_kib(field: str) -> int:
     return 0
 
 
-def child_ingest(docs: Path, index_dir: Path, embedder_spec: str | None) -> int:
+def set_torch_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def child_ingest(
+    docs: Path, index_dir: Path, embedder_spec: str | None, threads: int | None
+) -> int:
     """The child side of the memory benchmark: load the model, ingest, print JSON."""
+    set_torch_threads(threads)
     embedder = make_embedder(embedder_spec)
     started = time.perf_counter()
     embedder.embed(["warm up"])
@@ -243,12 +258,14 @@ def child_ingest(docs: Path, index_dir: Path, embedder_spec: str | None) -> int:
     return 0
 
 
-def run_child(docs: Path, index_dir: Path, embedder_spec: str | None) -> dict:
+def run_child(docs: Path, index_dir: Path, embedder_spec: str | None, threads: int | None) -> dict:
     """Run one ingest in a fresh interpreter; return its report and its own peak RSS."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child-ingest", str(docs)]
     cmd.append(str(index_dir))
     if embedder_spec:
         cmd += ["--embedder", embedder_spec]
+    if threads:
+        cmd += ["--torch-threads", str(threads)]
     with tempfile.TemporaryFile(mode="w+") as out:
         proc = subprocess.Popen(cmd, stdout=out)  # stderr (warnings) passes through
         # wait4 gives this child's own rusage; RUSAGE_CHILDREN would be the max over all
@@ -266,7 +283,9 @@ def run_child(docs: Path, index_dir: Path, embedder_spec: str | None) -> dict:
     return result
 
 
-def bench_memory(sec10q_docs: Path, tmp: Path, embedder_spec: str | None, slice_: str) -> dict:
+def bench_memory(
+    sec10q_docs: Path, tmp: Path, embedder_spec: str | None, slice_: str, threads: int | None
+) -> dict:
     companies = MEMORY_COMPANIES[slice_]
     pdfs = sorted(p for p in sec10q_docs.glob("*.pdf") if p.stem.rsplit(" ", 1)[-1] in companies)
     one = [p for p in pdfs if p.name.startswith(MEMORY_1X_QUARTER)]
@@ -284,7 +303,7 @@ def bench_memory(sec10q_docs: Path, tmp: Path, embedder_spec: str | None, slice_
         for path in files:  # a copy, so the child reads the same kind of path as a user's
             shutil.copy2(path, folder / path.name)
         log(f"[memory {label}] child ingest of {len(files)} PDFs ...")
-        result = run_child(folder, tmp / f"memory-{label}-index", embedder_spec)
+        result = run_child(folder, tmp / f"memory-{label}-index", embedder_spec, threads)
         log(f"[memory {label}] peak RSS {result['peak_rss_mib']} MiB, {result['wall_s']} s")
         out[label] = result
     return out
@@ -484,6 +503,14 @@ def _parser() -> argparse.ArgumentParser:
         help="full: 1x = 5 PDFs, 4x = 20; small: 1x = 3 PDFs, 4x = 12",
     )
     p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch.set_num_threads(N) in this process and the memory children; default: "
+        "torch's own choice (one per core), as the product runs",
+    )
+    p.add_argument(
         "--child-ingest", nargs=2, type=Path, metavar=("DOCS", "INDEX"), help=argparse.SUPPRESS
     )
     return p
@@ -492,7 +519,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.child_ingest:
-        return child_ingest(*args.child_ingest, args.embedder)
+        return child_ingest(*args.child_ingest, args.embedder, args.torch_threads)
     parts = set(PARTS)
     if args.only:
         parts = {p.strip() for value in args.only for p in value.split(",") if p.strip()}
@@ -508,6 +535,7 @@ def main(argv: list[str]) -> int:
 
     run_started = time.perf_counter()
     start_load = loadavg()
+    set_torch_threads(args.torch_threads)
     embedder = make_embedder(args.embedder)
     log(f"loading the embedder ({args.embedder or 'default'}) ...")
     started = time.perf_counter()
@@ -537,7 +565,9 @@ def main(argv: list[str]) -> int:
                 entry["search"] = bench_search(index_dir, embedder, questions)
             result["corpora"][label] = entry
         if "memory" in parts:
-            result["memory"] = bench_memory(sec10q / "docs", tmp, args.embedder, args.memory_slice)
+            result["memory"] = bench_memory(
+                sec10q / "docs", tmp, args.embedder, args.memory_slice, args.torch_threads
+            )
 
     result["total_s"] = round(time.perf_counter() - run_started, 1)
     result["environment"] = {
