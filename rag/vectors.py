@@ -95,12 +95,21 @@ class VectorIndex:
 
     def similarities(self, query: np.ndarray, ids: list[int]) -> dict[int, float]:
         """Cosine similarity of the query to each of these stored vectors."""
-        if not ids:
-            return {}
+        found: list[int] = []
+        vectors = []
         with self._lock:
-            vectors = np.stack([self._index.reconstruct(int(i)) for i in ids])
-        scores = vectors @ np.asarray(query, dtype=np.float32).reshape(self.dimension)
-        return {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
+            for i in ids:
+                try:
+                    vectors.append(self._index.reconstruct(int(i)))
+                except RuntimeError:
+                    # Committed by a writer after this index last synced: the next search
+                    # will know it. Until then it simply has no dense score.
+                    continue
+                found.append(int(i))
+        if not found:
+            return {}
+        scores = np.stack(vectors) @ np.asarray(query, dtype=np.float32).reshape(self.dimension)
+        return {i: float(s) for i, s in zip(found, scores, strict=True)}
 
     def save(self, index_dir: Path) -> None:
         """Write atomically: readers see the previous file or this one, never a torn one."""

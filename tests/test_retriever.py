@@ -104,3 +104,15 @@ def test_questions_and_passages_meet_on_stems_in_either_language():
 def test_language_guess():
     assert guess_language("La política de gastos se revisa cada año y es para todos.") == "es"
     assert guess_language("The expense policy is reviewed every year for all of us.") == "en"
+
+
+def test_a_chunk_committed_after_the_last_sync_is_scored_without_error(docs, index_dir, embedder):
+    ingest_paths([docs], index_dir, embedder)
+    with Retriever.open(index_dir, embedder) as r:
+        r.refresh()
+        (docs / "late.txt").write_text("Late arrival: the zeppelin hangar.", encoding="utf-8")
+        ingest_paths([docs], index_dir, embedder)
+        r.refresh = lambda: None  # as if the commit landed between refresh and the query
+        hits = r.search("zeppelin hangar", k=3, dense_weight=0.5)
+    late = [h for h in hits if h.source.endswith("late.txt")]
+    assert late and late[0].dense_score is None and late[0].lexical_score > 0
