@@ -36,6 +36,7 @@ class Plan:
     add: list[SourceFile] = field(default_factory=list)
     update: list[SourceFile] = field(default_factory=list)  # content changed, or failed before
     unchanged: list[SourceFile] = field(default_factory=list)
+    touched: list[SourceFile] = field(default_factory=list)  # unchanged, but a new mtime
     remove: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
@@ -103,7 +104,6 @@ class IndexWriter:
         self.store: Store | None = None
         self.vectors: VectorIndex | None = None
         self._last_save = 0.0
-        self._known_mtime: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -160,7 +160,6 @@ class IndexWriter:
         roots = [Path(r) for r in roots]
         supported, unsupported = walk(roots, exclude=self.index_dir)
         plan = Plan()
-        self._known_mtime = {}
         for path in unsupported:
             plan.skipped.append(
                 (
@@ -174,14 +173,14 @@ class IndexWriter:
             source = fingerprint(path)
             seen.add(source.path)
             known = self.store.document(source.path)
-            if known is not None:
-                self._known_mtime[source.path] = known.mtime
             if known is None:
                 plan.add.append(source)
             elif known.sha256 != source.sha256 or known.status != "ok":
                 plan.update.append(source)
             else:
                 plan.unchanged.append(source)
+                if known.mtime != source.mtime:
+                    plan.touched.append(source)
         resolved = [r.resolve() for r in roots]
         for doc in self.store.documents():
             if doc.path not in seen and is_under(doc.path, resolved):
@@ -194,10 +193,9 @@ class IndexWriter:
         started = time.perf_counter()
         report = IngestReport(skipped=list(plan.skipped))
         report.unchanged = [source.path for source in plan.unchanged]
-        touched = [s for s in plan.unchanged if s.mtime != self._known_mtime.get(s.path)]
-        if touched:  # one commit, and none at all when nothing was touched
+        if plan.touched:  # one commit, and none at all when nothing was touched
             with self.store.transaction():
-                for source in touched:
+                for source in plan.touched:
                     self.store.touch_document(source.path, source.mtime)
         for path in plan.remove:
             self.remove(path)
