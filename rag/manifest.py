@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.atomic import atomic_path
 from rag.config import ChunkerSettings
 from rag.errors import IndexMismatchError, IndexNotFoundError
 
@@ -84,14 +83,5 @@ def read_manifest(index_dir: Path) -> Manifest:
 def write_manifest(index_dir: Path, manifest: Manifest) -> None:
     """Write atomically: a reader sees the old file or the new one, never half of one."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=index_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(manifest.as_dict(), f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; an index is meant to be shared
-        os.replace(tmp, index_dir / MANIFEST_NAME)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(index_dir / MANIFEST_NAME) as tmp:
+        Path(tmp).write_text(json.dumps(manifest.as_dict(), indent=2), encoding="utf-8")

@@ -8,14 +8,13 @@ only grow (SQLite AUTOINCREMENT).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from rag.atomic import atomic_path
 from rag.store import Store
 
 VECTORS_NAME = "vectors.faiss"
@@ -113,16 +112,5 @@ class VectorIndex:
 
     def save(self, index_dir: Path) -> None:
         """Write atomically: readers see the previous file or this one, never a torn one."""
-        index_dir = Path(index_dir)
-        fd, tmp = tempfile.mkstemp(prefix=".vectors-", dir=index_dir)
-        os.close(fd)
-        try:
-            with self._lock:
-                faiss.write_index(self._index, tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; an index is meant to be shared
-            os.replace(tmp, index_dir / VECTORS_NAME)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(Path(index_dir) / VECTORS_NAME) as tmp, self._lock:
+            faiss.write_index(self._index, tmp)
