@@ -130,7 +130,7 @@ class IndexWriter:
 
     def __exit__(self, *exc) -> None:
         try:
-            if self.vectors is not None and self.store is not None:
+            if self.vectors is not None and self.store is not None and self.vectors.dirty:
                 self.vectors.save(self.index_dir)
         finally:
             if self.store is not None:
@@ -208,7 +208,7 @@ class IndexWriter:
                 (report.updated if source.path in is_update else report.added).append(source.path)
             if progress:
                 progress(done, len(todo), source.path, report.pages, report.chunks)
-            if time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
+            if self.vectors.dirty and time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
                 self.vectors.save(self.index_dir)
                 self._last_save = time.monotonic()
         report.seconds = time.perf_counter() - started

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,8 +126,17 @@ class Store:
 
     # -- transactions -------------------------------------------------------------------
 
-    def transaction(self):
-        return _Transaction(self)
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "is my view stale?" test."""
@@ -350,25 +360,6 @@ class Store:
             ).fetchone()
             chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return {"documents": docs, "failed": failed, "chunks": chunks}
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
-
-    def __init__(self, store: Store):
-        self.store = store
-
-    def __enter__(self):
-        self.store._lock.acquire()
-        self.store._conn.execute("BEGIN IMMEDIATE")
-        return self.store
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            self.store._conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.store._lock.release()
-        return False
 
 
 def _document(row) -> DocumentRecord:

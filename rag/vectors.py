@@ -25,6 +25,9 @@ class VectorIndex:
         self.dimension = dimension
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self._lock = threading.RLock()
+        # Whether this index differs from the file it was loaded from (or last saved to),
+        # so a run that changed nothing does not rewrite the whole file.
+        self.dirty = False
 
     @classmethod
     def load(cls, index_dir: Path, dimension: int) -> VectorIndex:
@@ -57,12 +60,14 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dimension)
         with self._lock:
             self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+            self.dirty = True
 
     def remove(self, ids) -> None:
         if len(ids) == 0:
             return
         with self._lock:
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self.dirty = True
 
     def sync(self, store: Store) -> None:
         """Make this index hold exactly the chunks in the database."""
@@ -114,3 +119,4 @@ class VectorIndex:
         """Write atomically: readers see the previous file or this one, never a torn one."""
         with atomic_path(Path(index_dir) / VECTORS_NAME) as tmp, self._lock:
             faiss.write_index(self._index, tmp)
+            self.dirty = False

@@ -53,6 +53,18 @@ def docs(tmp_path: Path) -> Path:
     return folder
 
 
+def versioned_text(doc: int, version: int) -> str:
+    """Six paragraphs (two chunks of the hash embedder's tokens), each naming its document
+    and version, so a reader can tell which version of which file a passage came from."""
+    paragraphs = [
+        f"Document {doc} revision {version} paragraph {p} zulu. "
+        + " ".join(f"w{doc}r{version}p{p}t{k}" for k in range(36))
+        + "."
+        for p in range(6)
+    ]
+    return "\n\n".join(paragraphs) + "\n"
+
+
 def python_child(code: str) -> list[str]:
     """argv for a child Python running `code` with this interpreter and the repo on its path."""
     return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n{code}"]

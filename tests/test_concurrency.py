@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, python_child
+from conftest import versioned_text as text_of
 
 from rag import Retriever, ingest_paths
 from rag.embedding import HashEmbedder
@@ -113,17 +114,6 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail("timed out waiting for the writer")
         time.sleep(0.005)
-
-
-def text_of(doc: int, version: int) -> str:
-    """Six paragraphs (two chunks), each naming its document and version."""
-    paragraphs = [
-        f"Document {doc} revision {version} paragraph {p} zulu. "
-        + " ".join(f"w{doc}r{version}p{p}t{k}" for k in range(36))
-        + "."
-        for p in range(6)
-    ]
-    return "\n\n".join(paragraphs) + "\n"
 
 
 def doc_path(docs: Path, doc: int) -> str:

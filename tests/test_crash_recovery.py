@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import python_child
+from conftest import versioned_text as text_of
 
 from rag import Retriever, ingest_paths
 from rag.embedding import HashEmbedder
@@ -171,17 +172,6 @@ def spawn(tmp_path):
 
 
 # -- a corpus whose every passage says which document and which version it comes from --------
-
-
-def text_of(doc: int, version: int) -> str:
-    """Six paragraphs (two chunks of the hash embedder's tokens), each naming its version."""
-    paragraphs = [
-        f"Document {doc} revision {version} paragraph {p} zulu. "
-        + " ".join(f"w{doc}r{version}p{p}t{k}" for k in range(36))
-        + "."
-        for p in range(6)
-    ]
-    return "\n\n".join(paragraphs) + "\n"
 
 
 def sha(text: str) -> str:

@@ -54,6 +54,13 @@ def test_rerun_without_changes_does_no_work(docs, index_dir, embedder):
     assert chunk_ids(index_dir) == before
 
 
+def test_rerun_without_changes_leaves_the_vector_file_alone(docs, index_dir, embedder):
+    ingest_paths([docs], index_dir, embedder)
+    before = (index_dir / "vectors.faiss").stat().st_mtime_ns
+    ingest_paths([docs], index_dir, embedder)
+    assert (index_dir / "vectors.faiss").stat().st_mtime_ns == before
+
+
 def test_changed_file_is_replaced_and_unchanged_passages_are_not_re_embedded(
     docs, index_dir, embedder
 ):
