@@ -76,14 +76,25 @@ def analyze(text: str, language: str) -> str:
     return " ".join(_stemmer(language).stemWords(words(text)))
 
 
-def query_terms(query: str) -> list[str]:
-    """The distinct stems to look up for a question, stopwords dropped unless nothing is left."""
+def query_word_stems(query: str) -> list[tuple[str, ...]]:
+    """Each distinct content word of a question as its stems, one per language (the
+    question's language is not trusted to a guess). Stopwords are dropped unless nothing
+    is left."""
     found = words(query)
-    content = [w for w in found if w not in _ALL_STOPWORDS] or found
-    stems: list[str] = []
-    for language in LANGUAGES:
-        stems.extend(_stemmer(language).stemWords(content))
-    return list(dict.fromkeys(stems))
+    content = list(dict.fromkeys(w for w in found if w not in _ALL_STOPWORDS)) or found
+    per_language = [_stemmer(language).stemWords(content) for language in LANGUAGES]
+    return list(dict.fromkeys(zip(*per_language, strict=True)))
+
+
+def query_terms(query: str) -> list[str]:
+    """The distinct stems to look up for a question."""
+    return list(dict.fromkeys(stem for stems in query_word_stems(query) for stem in stems))
+
+
+def text_stems(text: str) -> set[str]:
+    """Every stem of a text in every language, to test which question words it holds."""
+    found = words(text)
+    return {stem for language in LANGUAGES for stem in _stemmer(language).stemWords(found)}
 
 
 def fts_match(query: str) -> str | None:

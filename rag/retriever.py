@@ -15,9 +15,10 @@ import threading
 from pathlib import Path
 
 from rag.config import SearchSettings, default_index_dir
+from rag.cooccurrence import best_sentence_share, word_weights
 from rag.embedding import Embedder, make_embedder
 from rag.errors import ConfigError, IndexNotFoundError
-from rag.lexical import fts_match, guess_language
+from rag.lexical import fts_match, guess_language, query_word_stems
 from rag.manifest import Manifest, read_manifest
 from rag.store import DB_NAME, Store
 from rag.types import Hit
@@ -81,13 +82,14 @@ class Retriever:
                 self._vectors.sync(self.store)
                 self._seen_version = version
 
-    def dense_weight_for(self, query: str) -> float:
-        """The dense weight for this question: lower if the embedder does not know its
-        language."""
+    def weights_for(self, query: str) -> tuple[float, float]:
+        """(dense weight, sentence weight) for this question: leaning on its words if the
+        embedder does not know its language."""
         known = self.embedder.languages
         if known is None or guess_language(query) in known:
-            return self.settings.dense_weight
-        return self.settings.dense_weight_other_language
+            return self.settings.dense_weight, self.settings.sentence_weight
+        settings = self.settings
+        return settings.dense_weight_other_language, settings.sentence_weight_other_language
 
     def search(
         self,
@@ -106,7 +108,9 @@ class Retriever:
             raise ConfigError("the search query is empty: type a question or some keywords")
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
-        weight = self.dense_weight_for(query) if dense_weight is None else dense_weight
+        weight, sentence_weight = self.weights_for(query)
+        if dense_weight is not None:
+            weight = dense_weight
         if not 0.0 <= weight <= 1.0:
             raise ConfigError(f"dense_weight must be between 0 and 1, got {weight}")
         self.refresh()
@@ -135,7 +139,19 @@ class Retriever:
         }
 
         # Ties break on chunk id so the same index and query always give the same order.
-        best = sorted(fused, key=lambda cid: (-fused[cid], cid))[: k * 2]
+        best = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        if sentence_weight > 0 and match:
+            depth = max(self.settings.rerank_depth, k)
+            rows = self.store.chunk_rows(best[:depth])
+            word_stems = query_word_stems(query)
+            passages, frequencies = self.store.passage_frequencies(
+                [stem for stems in word_stems for stem in stems]
+            )
+            weights = word_weights(word_stems, passages, frequencies)
+            for cid, row in rows.items():
+                fused[cid] += sentence_weight * best_sentence_share(row.text, word_stems, weights)
+            best = sorted(best[:depth], key=lambda cid: (-fused[cid], cid))
+        best = best[: k * 2]
         rows = self.store.chunk_rows(best)
         hits = []
         for cid in best:

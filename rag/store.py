@@ -119,6 +119,12 @@ class Store:
         # executescript() runs outside Python's transaction handling, so the script
         # carries its own: two processes opening a new index at once cannot interleave.
         self._conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+        # A per-connection view of the FTS vocabulary (document frequencies), kept in the
+        # temp schema so opening an index for reading never writes to it.
+        self._conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
+            "USING fts5vocab(main, chunks_fts, col)"
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -352,6 +358,17 @@ class Store:
         params.append(limit)
         with self._lock:
             return [(r[0], r[1]) for r in self._conn.execute(sql, params)]
+
+    def passage_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """(number of passages, how many passages' text holds each stem) for IDF weights."""
+        marks = ",".join("?" * len(terms))
+        with self._lock:
+            total = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            rows = self._conn.execute(
+                f"SELECT term, doc FROM temp.chunks_vocab WHERE col = 'body' AND term IN ({marks})",
+                list(terms),
+            ).fetchall()
+        return total, {term: count for term, count in rows}
 
     def stats(self) -> dict[str, int]:
         with self._lock:

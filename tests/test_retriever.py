@@ -65,11 +65,14 @@ def test_every_candidate_gets_both_scores(retriever):
 def test_dense_weight_follows_the_embedders_languages(retriever):
     retriever.embedder.languages = ("en",)
     settings = retriever.settings
-    assert retriever.dense_weight_for("How many days?") == settings.dense_weight
-    assert retriever.dense_weight_for("¿Cuántos días?") == settings.dense_weight_other_language
-    assert retriever.dense_weight_for("política gastos") == settings.dense_weight_other_language
+    assert retriever.weights_for("How many days?") == (
+        settings.dense_weight,
+        settings.sentence_weight,
+    )
+    assert retriever.weights_for("¿Cuántos días?")[0] == settings.dense_weight_other_language
+    assert retriever.weights_for("política gastos")[0] == settings.dense_weight_other_language
     retriever.embedder.languages = None  # unknown: trusted for every language
-    assert retriever.dense_weight_for("¿Cuántos días?") == settings.dense_weight
+    assert retriever.weights_for("¿Cuántos días?")[0] == settings.dense_weight
 
 
 def test_k_and_empty_query_are_validated(retriever):
