@@ -1,12 +1,29 @@
-"""Local, private retrieval over company documents.
+"""Local, private retrieval and cited answers over company documents.
 
-from rag import Retriever
+from rag import Retriever, answer
 hits = Retriever.open(".rag_index").search("How many vacation days?", k=5)
+reply = answer("How many vacation days?")  # reply.text, reply.citations, reply.sources
 """
 
+from rag.answers import Answer, Source
+from rag.chat import AnswerSettings, AnswerStream, Assistant, answer, answer_stream
 from rag.errors import RagError
 from rag.indexing import IndexWriter, IngestReport, ingest_paths
 from rag.retriever import Retriever
 from rag.types import Hit
 
-__all__ = ["Hit", "IndexWriter", "IngestReport", "RagError", "Retriever", "ingest_paths"]
+__all__ = [
+    "Answer",
+    "AnswerSettings",
+    "AnswerStream",
+    "Assistant",
+    "Hit",
+    "IndexWriter",
+    "IngestReport",
+    "RagError",
+    "Retriever",
+    "Source",
+    "answer",
+    "answer_stream",
+    "ingest_paths",
+]

@@ -81,3 +81,79 @@ class SearchSettings:
             raise ConfigError(f"search rerank_depth must be at least 1, got {self.rerank_depth}")
         if self.candidates < 1:
             raise ConfigError(f"search candidates must be at least 1, got {self.candidates}")
+
+
+BUNDLED_GENERATOR = "bundled:SmolLM2-135M-Instruct-Q4_1"
+
+
+def _env_number(name: str, default, kind):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a valid {kind.__name__}: set a number or unset it"
+        ) from None
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    """Which model writes the answers, and how.
+
+    With `url` set, answers come from that OpenAI-compatible server (`remote_model` names
+    the model there); otherwise llama.cpp runs `model` (a GGUF path, or the bundled
+    SmolLM2) in this process with `threads` threads (default: every core, where
+    llama-cpp-python's own default is half of them).
+    """
+
+    model: str = BUNDLED_GENERATOR
+    context_size: int = 2048
+    threads: int = 0  # 0: every core
+    temperature: float = 0.1
+    max_tokens: int = 256
+    url: str = ""
+    remote_model: str = "default"
+    api_key: str = ""
+    timeout: float = 60.0  # seconds without a byte from a remote server
+
+    def __post_init__(self) -> None:
+        if self.context_size < 512:
+            raise ConfigError(f"context size must be at least 512 tokens, got {self.context_size}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be 0 (every core) or more, got {self.threads}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ConfigError(f"temperature must be between 0 and 2, got {self.temperature}")
+        if not 16 <= self.max_tokens <= self.context_size // 2:
+            raise ConfigError(
+                f"max new tokens must be between 16 and half the context size "
+                f"({self.context_size // 2}), got {self.max_tokens}"
+            )
+        if self.timeout <= 0:
+            raise ConfigError(f"timeout must be a positive number of seconds, got {self.timeout}")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"model server URL {self.url!r} must start with http:// or https:// "
+                "(for example http://127.0.0.1:8000/v1)"
+            )
+
+    @property
+    def thread_count(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+    @classmethod
+    def from_env(cls) -> GeneratorSettings:
+        """Settings from RAG_LLM_* environment variables (see the README)."""
+        defaults = cls()
+        return cls(
+            model=os.environ.get("RAG_LLM_MODEL") or defaults.model,
+            context_size=_env_number("RAG_LLM_CONTEXT", defaults.context_size, int),
+            threads=_env_number("RAG_LLM_THREADS", defaults.threads, int),
+            temperature=_env_number("RAG_LLM_TEMPERATURE", defaults.temperature, float),
+            max_tokens=_env_number("RAG_LLM_MAX_TOKENS", defaults.max_tokens, int),
+            url=os.environ.get("RAG_LLM_URL", "").strip(),
+            remote_model=os.environ.get("RAG_LLM_REMOTE_MODEL") or defaults.remote_model,
+            api_key=os.environ.get("RAG_LLM_API_KEY", ""),
+            timeout=_env_number("RAG_LLM_TIMEOUT", defaults.timeout, float),
+        )

@@ -105,3 +105,17 @@ def fts_match(query: str) -> str | None:
     """
     quoted = ['"' + t.replace('"', "") + '"' for t in query_terms(query)]
     return " OR ".join(quoted) if quoted else None
+
+
+def highlight_spans(text: str, question: str) -> list[tuple[int, int]]:
+    """Character spans of the words in `text` that match a question's content words the
+    way search does (any accent, any form: `política` marks `politicas`)."""
+    wanted = set(query_terms(question))
+    if not wanted:
+        return []
+    spans = []
+    for match in _WORD.finditer(text):
+        word = fold(match.group())
+        if any(_stemmer(language).stemWord(word) in wanted for language in LANGUAGES):
+            spans.append(match.span())
+    return spans

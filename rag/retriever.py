@@ -169,6 +169,8 @@ class Retriever:
                     score=fused[cid],
                     dense_score=cosine.get(cid),
                     lexical_score=bm25.get(cid),
+                    start=row.start,
+                    end=row.end,
                 )
             )
             if len(hits) == k:

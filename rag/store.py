@@ -96,6 +96,8 @@ class ChunkRow:
     path: str
     position: int
     doc_id: int
+    start: int
+    end: int
 
 
 def _now() -> str:
@@ -316,8 +318,9 @@ class Store:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._conn.execute(
-                "SELECT c.id, c.text, c.heading, c.title, c.page, d.path, c.position, c.doc_id "
-                f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+                "SELECT c.id, c.text, c.heading, c.title, c.page, d.path, c.position, c.doc_id, "
+                "c.start, c.end FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"WHERE c.id IN ({marks})",
                 list(ids),
             ).fetchall()
         return {r[0]: ChunkRow(*r) for r in rows}

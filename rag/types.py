@@ -35,6 +35,10 @@ class Hit:
     score: float  # the fused score used for ranking (higher is better)
     dense_score: float | None = None  # cosine similarity to the query (None: dense search off)
     lexical_score: float | None = None  # BM25, higher is better (None: no query word matched)
+    # Where the passage sits in its document's text (see rag.chunking.document_text), so
+    # neighbouring passages of one document can be told apart and joined.
+    start: int | None = None
+    end: int | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -46,6 +50,8 @@ class Hit:
             "score": self.score,
             "dense_score": self.dense_score,
             "lexical_score": self.lexical_score,
+            "start": self.start,
+            "end": self.end,
             "text": self.text,
         }
 

@@ -119,3 +119,12 @@ def test_a_chunk_committed_after_the_last_sync_is_scored_without_error(docs, ind
         hits = r.search("zeppelin hangar", k=3, dense_weight=0.5)
     late = [h for h in hits if h.source.endswith("late.txt")]
     assert late and late[0].dense_score is None and late[0].lexical_score > 0
+
+
+def test_highlight_spans_mark_question_words_in_any_form():
+    from rag.lexical import highlight_spans
+
+    text = "Las políticas de gastos: la Política aplica a todos."
+    marked = [text[a:b] for a, b in highlight_spans(text, "¿Qué dice la politica?")]
+    assert marked == ["políticas", "Política"]
+    assert highlight_spans("anything", "the of") == []

