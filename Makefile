@@ -6,6 +6,8 @@ PIP := $(PY) -m pip
 # CPU build of torch: a bare requirement would pull a multi-gigabyte CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
+# The browser test drives Debian's chromium (`playwright install` would need the internet).
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: install run test lint bench eval clean
 
@@ -16,7 +18,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(CHROMIUM)
+
+# Only when missing; without root (or passwordless sudo) and apt-get, the browser test skips.
+$(CHROMIUM):
+	@if ! command -v apt-get >/dev/null; then \
+		echo "warning: no apt-get to install chromium; the browser test will be skipped"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+		|| echo "warning: installing chromium failed; the browser test will be skipped"; \
+	elif sudo -n true 2>/dev/null; then \
+		sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+		|| echo "warning: installing chromium failed; the browser test will be skipped"; \
+	else \
+		echo "warning: installing chromium needs root: run 'sudo apt-get install chromium'," \
+			"or the browser test will be skipped"; \
+	fi
 
 run: install
 	-$(PY) -m rag.ingest sample_docs  # a file that fails is listed; the app still starts

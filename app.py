@@ -1,59 +1,600 @@
-"""The Streamlit app: search the documents in the index.
+"""The Streamlit app: chat with your documents, see the sources, manage the library.
 
-UI only: every search goes through `rag.Retriever`. Document text is untrusted, so it is
-shown with `st.text` / `st.code`-style plain rendering, never as Markdown or HTML.
+UI only. Answers come from `rag.chat.Assistant`, documents are managed by `rag.library`.
+Document text, file names and model output are untrusted: they reach the page only
+through `st.html` after `html.escape` (no Markdown is processed there, and the only tags
+are this file's own), or through elements that render plain text (tables, `st.text`).
+Messages passed to Markdown elements have every punctuation character escaped.
 """
 
 from __future__ import annotations
 
+import html
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
 import streamlit as st
 
+import ingest
 from rag import RagError, Retriever
+from rag.answers import Answer, Source
+from rag.chat import Assistant
 from rag.cli import display_path
-from rag.config import default_index_dir
+from rag.config import GeneratorSettings, default_embedder_spec, default_index_dir
+from rag.embedding import Embedder, make_embedder
+from rag.lexical import highlight_spans
+from rag.library import (
+    FileResult,
+    Library,
+    UploadError,
+    default_docs_dir,
+    format_size,
+    summarize,
+)
+from rag.llm import Generator, make_generator
 
-st.set_page_config(page_title="Brisalux documents", page_icon="🔎", layout="wide")
+SAMPLE_DOCS = Path(__file__).resolve().parent / "sample_docs"
+REDRAW_SECONDS = 0.15  # how often a streamed answer is redrawn
+
+st.set_page_config(page_title="ragdesk", page_icon="💬", layout="wide")
+
+# One stylesheet for the app's own tags (a style-only st.html adds no element to the page).
+st.html(
+    """<style>
+.rd-answer { white-space: pre-wrap; line-height: 1.6; }
+.rd-cite { font-weight: 600; color: #1c64c4; }
+.rd-declined { white-space: pre-wrap; border-left: 4px solid #d99a00;
+  background: rgba(217, 154, 0, 0.12); padding: 0.6rem 0.8rem; border-radius: 0.3rem; }
+.rd-card { border: 1px solid rgba(128, 128, 128, 0.35); border-radius: 0.5rem;
+  padding: 0.6rem 0.8rem; margin-bottom: 0.5rem; }
+.rd-card-head { font-weight: 600; }
+.rd-card-meta { font-size: 0.85rem; opacity: 0.75; }
+.rd-passage { white-space: pre-wrap; font-size: 0.9rem; margin-top: 0.4rem;
+  max-height: 16rem; overflow-y: auto; }
+mark.rd-hit { background: #ffe979; color: inherit; padding: 0 0.1em; border-radius: 0.2em; }
+</style>"""
+)
 
 
-@st.cache_resource
-def open_retriever(index_dir: str) -> Retriever:
-    """One retriever (and so one embedding model) shared by every browser session."""
-    retriever = Retriever.open(index_dir)
+# -- configuration and shared resources --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    index_dir: str
+    docs_dir: str
+    embedder: str
+    generator: GeneratorSettings
+
+
+def read_config() -> Config:
+    index_dir = default_index_dir()
+    return Config(
+        index_dir=str(index_dir),
+        docs_dir=str(default_docs_dir(index_dir)),
+        embedder=default_embedder_spec(),
+        generator=GeneratorSettings.from_env(),
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def load_embedder(spec: str) -> Embedder:
+    """One embedding model per process, shared by search and ingestion."""
+    return make_embedder(spec)
+
+
+@st.cache_resource(show_spinner="Loading the search model…")
+def load_retriever(index_dir: str, embedder_spec: str) -> Retriever:
+    """Raises while there is no index, so the next run tries again (errors are not cached)."""
+    retriever = Retriever.open(index_dir, load_embedder(embedder_spec))
     retriever.embedder.embed(["warm up"])  # load the model before the first question
     return retriever
 
 
-index_dir = str(default_index_dir())
-st.title("Search your documents")
+@st.cache_resource(show_spinner=False)
+def load_generator(settings: GeneratorSettings) -> Generator:
+    """The answer model, loading in the background so the page shows at once; the first
+    question waits for it. A load error is raised again by that question, and shown."""
+    generator = make_generator(settings)
+    warm_up = getattr(generator, "warm_up", None)
+    if warm_up is not None:
+
+        def load_quietly() -> None:
+            try:
+                warm_up()
+            except Exception:  # noqa: BLE001 - reported when a question needs the model
+                pass
+
+        threading.Thread(target=load_quietly, name="answer-model-load", daemon=True).start()
+    return generator
+
+
+@st.cache_resource(show_spinner=False)
+def load_assistant(config: Config) -> Assistant:
+    return Assistant(
+        load_retriever(config.index_dir, config.embedder), load_generator(config.generator)
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def load_library(index_dir: str, docs_dir: str, embedder_spec: str) -> Library:
+    return Library(index_dir, docs_dir, load_embedder(embedder_spec))
+
+
+def library_of(config: Config) -> Library:
+    return load_library(config.index_dir, config.docs_dir, config.embedder)
+
+
+# -- rendering untrusted text ------------------------------------------------------------
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def md_escape(text: str) -> str:
+    """Text for a Markdown element, shown literally: every ASCII punctuation character is
+    backslash-escaped, so no link, image, HTML tag, directive or formula can form."""
+    return _PUNCTUATION.sub(r"\\\1", text)
+
+
+def highlighted(text: str, question: str) -> str:
+    """Escaped text with the question's words wrapped in <mark>."""
+    parts, last = [], 0
+    for start, end in sorted(highlight_spans(text, question)):
+        if start < last:
+            continue
+        parts += [html.escape(text[last:start]), '<mark class="rd-hit">']
+        parts += [html.escape(text[start:end]), "</mark>"]
+        last = end
+    parts.append(html.escape(text[last:]))
+    return "".join(parts)
+
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+
+def answer_html(text: str, declined: bool = False, writing: bool = False) -> str:
+    body = _CITATION.sub(r'<span class="rd-cite">[\1]</span>', html.escape(text))
+    if writing:
+        body += "▌"
+    return f'<div class="{"rd-declined" if declined else "rd-answer"}">{body}</div>'
+
+
+def card_html(source: Source, question: str, cited: bool) -> str:
+    where = [f"page {source.page}"] if source.page else []
+    where += [source.heading] if source.heading else []
+    meta = f"relevance {source.score:.2f}" + (" · cited" if cited else "")
+    if source.trimmed:
+        meta += " · shortened to fit the model"
+    return (
+        '<div class="rd-card">'
+        f'<div class="rd-card-head">[{source.number}] {html.escape(source.name)}</div>'
+        f'<div class="rd-card-meta">{html.escape(" · ".join(where))}</div>'
+        f'<div class="rd-card-meta">{html.escape(meta)}</div>'
+        f'<div class="rd-passage">{highlighted(source.text, question)}</div>'
+        "</div>"
+    )
+
+
+def show_sources(answer_sources: tuple[Source, ...], question: str, cited, expanded: bool):
+    if not answer_sources:
+        return
+    with st.expander(f"Sources ({len(answer_sources)})", expanded=expanded):
+        for source in answer_sources:
+            st.html(card_html(source, question, source.number in cited))
+
+
+def timing_caption(answer: Answer) -> str:
+    t = answer.timings
+    parts = [f"{t.total:.1f} s", f"search {t.retrieval * 1000:.0f} ms"]
+    if t.first_token is not None:
+        parts.append(f"first word {t.first_token:.1f} s")
+    if t.tokens_per_second and t.generation - (t.first_token or 0) >= 0.05:
+        parts.append(f"{t.tokens_per_second:.0f} tokens/s")
+    return " · ".join(parts)
+
+
+def local_time(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+# -- chat ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Turn:
+    question: str
+    answer: Answer | None = None
+    error: str = ""
+
+
+def conversation() -> list[Turn]:
+    return st.session_state.setdefault("turns", [])
+
+
+def new_conversation() -> None:
+    st.session_state["turns"] = []
+
+
+def history_messages(turns: list[Turn]) -> list[dict[str, str]]:
+    messages = []
+    for turn in turns:
+        if turn.answer is not None:
+            messages.append({"role": "user", "content": turn.question})
+            messages.append({"role": "assistant", "content": turn.answer.text})
+    return messages
+
+
+def show_answer(answer: Answer, expanded: bool) -> None:
+    st.html(answer_html(answer.text, declined=answer.declined))
+    if answer.declined and answer.sources:
+        st.caption("The closest passages, which do not answer the question:")
+    show_sources(answer.sources, answer.standalone_question, answer.citations, expanded)
+    st.caption(timing_caption(answer))
+
+
+def remembered(key: str, default):
+    """A setting's last value. Streamlit forgets a widget's state on a page that does not
+    draw it, so the chat settings are also kept under their own keys."""
+    return st.session_state.get(f"saved-{key}", default)
+
+
+def answer_settings_sidebar(config: Config, generator: Generator | None) -> dict:
+    defaults = config.generator
+    longest = max(64, min(1024, defaults.context_size // 2))
+    with st.sidebar:
+        st.button("New conversation", on_click=new_conversation, icon=":material/add:")
+        st.subheader("Answer settings")
+        chosen = {
+            "k": st.slider("Passages to read", 1, 10, remembered("k", 5), key="k"),
+            "auto_weight": st.toggle(
+                "Weigh meaning and keywords by language",
+                remembered("auto_weight", True),
+                key="auto_weight",
+                help="Off: choose the weighting yourself.",
+            ),
+        }
+        if not chosen["auto_weight"]:
+            chosen["dense_weight"] = st.slider(
+                "Meaning (1) or keywords (0)",
+                0.0,
+                1.0,
+                remembered("dense_weight", 0.5),
+                0.05,
+                key="dense_weight",
+            )
+        chosen["temperature"] = st.slider(
+            "Temperature",
+            0.0,
+            1.0,
+            remembered("temperature", min(defaults.temperature, 1.0)),
+            0.05,
+            key="temperature",
+        )
+        chosen["max_tokens"] = st.slider(
+            "Answer length (tokens)",
+            32,
+            longest,
+            remembered("max_tokens", min(defaults.max_tokens, longest)),
+            32,
+            key="max_tokens",
+        )
+        with st.expander("Model and index"):
+            st.text(model_info(config, generator))
+    for key, value in chosen.items():
+        st.session_state[f"saved-{key}"] = value
+    return {
+        "k": chosen["k"],
+        "dense_weight": chosen.get("dense_weight"),
+        "temperature": chosen["temperature"],
+        "max_tokens": chosen["max_tokens"],
+    }
+
+
+def model_info(config: Config, generator: Generator | None) -> str:
+    settings = config.generator
+    lines = []
+    if generator is not None:
+        lines.append(f"Answer model: {generator.id}")
+        if settings.url:
+            lines.append(f"Server: {settings.url}")
+        elif getattr(generator, "model_path", None):
+            lines.append(f"Model file: {generator.model_path}")
+        elif generator.id != "echo":
+            lines.append("Model file: loading…")
+        lines.append(f"Context: {generator.context_size} tokens")
+        if not settings.url:
+            lines.append(f"Threads: {getattr(generator, 'threads', settings.thread_count)}")
+    lines.append(f"Embedder: {config.embedder}")
+    lines.append(f"Index: {display_path(str(Path(config.index_dir).absolute()))}")
+    lines.append(f"Documents folder: {display_path(config.docs_dir)}")
+    return "\n".join(lines)
+
+
+def chat_page() -> None:
+    config = read_config()
+    library = library_of(config)
+    stats = library.stats()
+    readable = stats.documents - stats.failed
+    try:
+        assistant = load_assistant(config) if readable else None
+    except RagError as exc:
+        answer_settings_sidebar(config, None)
+        st.error(md_escape(str(exc)))
+        return
+    options = answer_settings_sidebar(config, assistant.generator if assistant else None)
+    with st.sidebar:
+        st.caption(f"{readable} documents · {stats.chunks} passages")
+        if st.button("Manage documents", icon=":material/folder_open:"):
+            st.switch_page(documents)
+
+    st.title("Ask your documents")
+    if assistant is None:
+        st.info(
+            "No readable documents yet. Add some on the Documents page (upload files, or load the "
+            "sample documents), then ask away."
+        )
+        if st.button("Go to Documents", type="primary"):
+            st.switch_page(documents)
+        st.chat_input("Ask a question about your documents", disabled=True)
+        return
+
+    turns = conversation()
+    for n, turn in enumerate(turns):
+        with st.chat_message("user"):
+            st.text(turn.question)
+        with st.chat_message("assistant"):
+            if turn.answer is not None:
+                show_answer(turn.answer, expanded=n == len(turns) - 1)
+            else:
+                st.error(md_escape(turn.error))
+
+    question = st.chat_input("Ask a question about your documents")
+    if not question or not question.strip():
+        return
+    turn = Turn(question.strip())
+    history = history_messages(turns)
+    turns.append(turn)
+    with st.chat_message("user"):
+        st.text(turn.question)
+    with st.chat_message("assistant"):
+        try:
+            turn.answer = stream_answer(assistant, turn.question, history, options)
+        except RagError as exc:
+            turn.error = str(exc)
+            st.error(md_escape(turn.error))
+
+
+def stream_answer(assistant: Assistant, question: str, history, options: dict) -> Answer:
+    with st.spinner("Searching your documents…"):
+        stream = assistant.stream(question, history, **options)
+    slot = st.empty()
+    slot.html(answer_html("", declined=stream.declined, writing=True))
+    # The sources are known before the first word: show them while the answer is written.
+    show_sources(stream.sources, stream.standalone_question, (), expanded=True)
+    text, shown = "", 0.0
+    for piece in stream:
+        text += piece
+        # A redraw per piece would cost the browser more than the model on a small CPU.
+        if time.monotonic() - shown >= REDRAW_SECONDS:
+            slot.html(answer_html(text, declined=stream.declined, writing=True))
+            shown = time.monotonic()
+    answer = stream.answer
+    slot.html(answer_html(answer.text, declined=answer.declined))
+    if answer.declined and answer.sources:
+        st.caption("The closest passages, which do not answer the question, are listed above.")
+    st.caption(timing_caption(answer))
+    return answer
+
+
+# -- documents ----------------------------------------------------------------------------
+
+
+def show_results(results: list[FileResult]) -> None:
+    rows = [
+        {
+            "File": r.name,
+            "Result": r.status,
+            "Pages": r.pages or None,
+            "Passages": r.chunks,
+            "Details": r.detail,
+        }
+        for r in results
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def run_ingest(label: str, work) -> None:
+    """Run an ingest with a progress bar and a line per file; keep the results to show."""
+    bar = st.progress(0.0, text=md_escape(label))
+    lines = st.container()
+
+    def progress(done: int, total: int, result: FileResult) -> None:
+        bar.progress(done / total, text=md_escape(f"{label}: {done} of {total} done"))
+        with lines:
+            st.text(
+                f"{result.name}: {result.status}" + (f" ({result.detail})" if result.detail else "")
+            )
+
+    try:
+        results = work(progress)
+    except RagError as exc:
+        st.session_state["ingest_notice"] = ("error", str(exc), [])
+    else:
+        st.session_state["ingest_notice"] = ("done", summarize(results), results)
+    st.session_state["uploader"] = st.session_state.get("uploader", 0) + 1
+    st.rerun()
+
+
+def upload_section(library: Library) -> None:
+    limit_mb = library.max_upload_bytes / 2**20
+    types = [s.lstrip(".") for s in ingest.SUPPORTED_SUFFIXES]
+    files = st.file_uploader(
+        "Add documents",
+        type=types,
+        accept_multiple_files=True,
+        max_upload_size=max(1, math.ceil(limit_mb)),
+        key=f"uploader-{st.session_state.get('uploader', 0)}",
+        help=f"Up to {limit_mb:g} MB per file. Several files can be added at once.",
+    )
+    if not files:
+        return
+    accepted, refused = [], []
+    for file in files:
+        try:
+            library.check_upload(file.name, file.size)
+            accepted.append(file)
+        except UploadError as exc:
+            refused.append(str(exc))
+    for reason in refused:
+        st.error(md_escape(reason))
+    if accepted and st.button(
+        f"Add {len(accepted)} file{'s' * (len(accepted) != 1)} to the library", type="primary"
+    ):
+
+        def work(progress):
+            saved = [library.save_upload(f.name, f.getvalue()) for f in accepted]
+            return library.ingest_files(saved, progress)
+
+        run_ingest(f"Ingesting {len(accepted)} files", work)
+
+
+def documents_table(library: Library) -> None:
+    docs = library.documents()
+    rows = [
+        {
+            "Name": Path(d.path).name,
+            "Type": d.format,
+            "Pages": d.pages,
+            "Passages": d.chunk_count,
+            "Status": "ok" if d.status == "ok" else f"failed: {d.error}",
+            "Ingested": local_time(d.ingested_at),
+            "Size": format_size(d.size),
+            "Folder": "documents folder"
+            if library.is_managed(d.path)
+            else display_path(str(Path(d.path).parent)),
+        }
+        for d in docs
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={"Status": st.column_config.TextColumn(width="medium")},
+    )
+    labels = {
+        d.path: f"{Path(d.path).name} ({display_path(str(Path(d.path).parent))})" for d in docs
+    }
+    chosen = st.multiselect(
+        "Select documents to re-ingest or delete",
+        list(labels),
+        format_func=labels.get,
+        key="chosen",
+    )
+    left, right, _ = st.columns([1, 1, 3])
+    if left.button("Re-ingest", disabled=not chosen, icon=":material/refresh:"):
+        run_ingest(
+            f"Re-ingesting {len(chosen)} files",
+            lambda progress: library.ingest_files(chosen, progress, force=True),
+        )
+    with right.popover("Delete", disabled=not chosen, icon=":material/delete:"):
+        managed = sum(library.is_managed(p) for p in chosen)
+        st.text(
+            f"Remove {len(chosen)} document(s) from the index"
+            + (f" and delete {managed} uploaded file(s)" if managed else "")
+            + "? Answers stop using them at once."
+        )
+        if st.button("Delete", type="primary", key="confirm_delete"):
+            try:
+                results = [library.delete(p) for p in chosen]
+            except RagError as exc:
+                st.session_state["ingest_notice"] = ("error", str(exc), [])
+            else:
+                st.session_state["ingest_notice"] = ("done", summarize(results), results)
+            st.session_state.pop("chosen", None)
+            st.rerun()
+
+
+def stats_section(library: Library) -> None:
+    stats = library.stats()
+    a, b, c, d = st.columns(4)
+    a.metric("Documents", stats.documents)
+    b.metric("Passages", stats.chunks)
+    c.metric("Pages", stats.pages)
+    d.metric("Failed", stats.failed)
+    formats = ", ".join(f"{n} {kind}" for kind, n in stats.formats.items())
+    st.text(
+        f"Formats: {formats or 'none'}\n"
+        f"Documents on disk: {stats.document_bytes / 2**20:.1f} MB; "
+        f"index on disk: {stats.index_bytes / 2**20:.1f} MB\n"
+        f"Embedder: {stats.embedder} ({stats.dimension} dimensions); passages of up to "
+        f"{stats.chunk_tokens} tokens, {stats.overlap_tokens} overlapping\n"
+        f"Last ingest: {local_time(stats.last_ingested) if stats.last_ingested else 'never'}"
+    )
+
+
+def documents_page() -> None:
+    config = read_config()
+    library = library_of(config)
+    st.title("Documents")
+
+    notice = st.session_state.pop("ingest_notice", None)
+    if notice:
+        kind, message, results = notice
+        if kind == "error":
+            st.error(md_escape(message))
+        elif any(not r.ok for r in results):
+            st.warning(md_escape(message))
+        else:
+            st.success(md_escape(message))
+        if results:
+            show_results(results)
+
+    stats = library.stats()
+    if not stats.documents:
+        st.info(
+            "The library is empty. Upload files below, or start with the sample documents "
+            "(a fictional company's handbook, policies and FAQ, in English and Spanish). "
+            "Whole folders can be added from a terminal with `python -m rag.ingest FOLDER`."
+        )
+        if SAMPLE_DOCS.is_dir() and st.button("Load the sample documents", type="primary"):
+            run_ingest(
+                "Ingesting the sample documents",
+                lambda progress: library.ingest_folder(SAMPLE_DOCS, progress),
+            )
+
+    upload_section(library)
+    if stats.documents:
+        st.subheader("In the library")
+        documents_table(library)
+        st.subheader("Index")
+        stats_section(library)
+    with st.expander("Documents folder"):
+        st.text(
+            f"Uploads are saved in {display_path(str(library.docs_dir))}. Files copied there "
+            "directly are picked up by a re-scan; files removed from it are dropped."
+        )
+        if st.button("Re-scan the documents folder", icon=":material/sync:"):
+            library.docs_dir.mkdir(parents=True, exist_ok=True)
+            run_ingest(
+                "Scanning the documents folder",
+                lambda progress: library.ingest_folder(library.docs_dir, progress),
+            )
+
+
+chat = st.Page(chat_page, title="Chat", icon=":material/chat:", default=True)
+documents = st.Page(
+    documents_page, title="Documents", icon=":material/folder:", url_path="documents"
+)
 
 try:
-    retriever = open_retriever(index_dir)
-except RagError as exc:
-    st.error(str(exc))
-    st.stop()
-
-stats = retriever.store.stats()
-with st.sidebar:
-    st.subheader("Index")
-    st.text(f"{index_dir}\n{stats['documents']} documents, {stats['chunks']} passages")
-    if stats["failed"]:
-        st.warning(f"{stats['failed']} documents could not be read: see `python -m rag.ingest`")
-    k = st.slider("Passages", 1, 20, 5)
-    source = st.text_input("Only files matching", placeholder="*.pdf") or None
-
-query = st.text_input("Question or keywords", placeholder="How many holiday days do I get?")
-if query.strip():
-    try:
-        hits = retriever.search(query, k=k, source=source)
-    except RagError as exc:
-        st.error(str(exc))
-        hits = []
-    if not hits:
-        st.info("No passage matches. Try other words, or ingest more documents.")
-    for n, hit in enumerate(hits, start=1):
-        where = display_path(hit.source) + (f", page {hit.page}" if hit.page else "")
-        with st.container(border=True):
-            st.text(f"[{n}] {where}  ·  score {hit.score:.4f}")
-            if hit.heading:
-                st.text(hit.heading)
-            st.text(hit.text)
+    st.navigation([chat, documents]).run()
+except RagError as exc:  # a bad setting, or an index built with another embedder
+    st.error(md_escape(str(exc)))

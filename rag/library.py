@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 import unicodedata
 import uuid
@@ -165,11 +166,13 @@ class Library:
         )
         self.lock_wait = lock_wait
         self._store: Store | None = None
+        self._store_lock = threading.Lock()
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     # -- reading ------------------------------------------------------------------------
 
@@ -178,9 +181,10 @@ class Library:
         return (self.index_dir / MANIFEST_NAME).is_file()
 
     def _reader(self) -> Store | None:
-        if self._store is None and self.exists():
-            self._store = Store(self.index_dir)
-        return self._store
+        with self._store_lock:  # sessions of a web app may ask at the same moment
+            if self._store is None and self.exists():
+                self._store = Store(self.index_dir)
+            return self._store
 
     def documents(self) -> list[DocumentRecord]:
         store = self._reader()

@@ -1,45 +1,243 @@
-"""The search page, driven by Streamlit's AppTest with the hash embedder."""
+"""The Streamlit app driven by AppTest: hash embedder, echo generator, a temporary index."""
 
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from rag import ingest_paths
+from rag.chat import Assistant
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+EVIL = (
+    "# Evil\n\nClick <script>alert('x')</script> and ![img](http://example.com/x.png) "
+    "<img src=http://example.com/y.png> or [here](http://example.com/z) "
+    "for the warranty claim form.\n"
+)
+# The only tags the app itself writes into st.html.
+OWN_TAGS = {"style", "div", "span", "mark"}
 
 
 @pytest.fixture
-def app_env(monkeypatch, docs, index_dir, embedder):
-    (docs / "evil.md").write_text(
-        "# Evil\n\nClick <script>alert('x')</script> and ![img](http://example.com/x.png) "
-        "<img src=http://example.com/y.png> for the warranty.\n",
-        encoding="utf-8",
-    )
+def app_env(monkeypatch, tmp_path, docs, index_dir, embedder):
+    (docs / "evil.md").write_text(EVIL, encoding="utf-8")
+    (docs / "odd<b>name.md").write_text("# Odd\n\nThe warranty claim form is online.\n")
     ingest_paths([docs], index_dir, embedder)
     monkeypatch.setenv("RAG_INDEX_DIR", str(index_dir))
+    monkeypatch.setenv("RAG_DOCS_DIR", str(tmp_path / "managed"))
     monkeypatch.setenv("RAG_EMBEDDER", "hash")
+    monkeypatch.setenv("RAG_LLM_MODEL", "echo")
+    return docs
 
 
-def test_search_shows_passages_with_file_and_score(app_env):
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    assert not at.exception
-    at.text_input[0].input("warranty lamp").run()
-    texts = [t.value for t in at.text]
-    assert any("faq.txt" in t and "score" in t for t in texts)
-    assert any("three-year warranty" in t for t in texts)
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
 
 
-def test_document_text_is_shown_as_plain_text(app_env):
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.text_input[0].input("warranty click").run()
-    assert any("<script>" in t.value for t in at.text), "shown verbatim, as text"
-    assert not any("<script>" in m.value or "http://" in m.value for m in at.markdown)
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    return at
 
 
-def test_missing_index_shows_how_to_build_one(monkeypatch, tmp_path):
-    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "none"))
+def plain(markdown: str) -> str:
+    """A Markdown element's text as shown (the app backslash-escapes punctuation)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def html_bodies(at: AppTest) -> list[str]:
+    return [h.value for h in at.html]
+
+
+def answers(at: AppTest) -> list[str]:
+    return [b for b in html_bodies(at) if 'class="rd-answer"' in b or 'class="rd-declined"' in b]
+
+
+def cards(at: AppTest) -> list[str]:
+    return [b for b in html_bodies(at) if 'class="rd-card"' in b]
+
+
+def open_documents(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == "Manage documents").click().run()
+    assert at.title[0].value == "Documents"
+    return at
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_a_chat_turn_streams_an_answer_with_numbered_source_cards(app_env):
+    at = ask(start(), "How long is the warranty for a lamp?")
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    (answer,) = answers(at)
+    assert "Echo:" in answer  # the echo generator repeats its prompt
+    found = cards(at)
+    assert found and all(f"[{n}]" in card for n, card in enumerate(found, start=1))
+    faq = next(c for c in found if "faq.txt" in c)
+    assert "three-year" in faq and "relevance" in faq
+    assert '<mark class="rd-hit">warranty</mark>' in faq
+    assert any("tokens/s" in c.value or " s · search" in c.value for c in at.caption)
+
+
+def test_follow_ups_send_the_conversation_and_new_conversation_clears_it(app_env, monkeypatch):
+    histories = []
+    original = Assistant.stream
+
+    def spy(self, question, history=(), **options):
+        histories.append(list(history))
+        return original(self, question, history, **options)
+
+    monkeypatch.setattr(Assistant, "stream", spy)
+    at = ask(start(), "How long is the warranty for a lamp?")
+    at = ask(at, "And which protocols are supported?")
+    assert histories[0] == []
+    assert [m["role"] for m in histories[1]] == ["user", "assistant"]
+    assert histories[1][0]["content"] == "How long is the warranty for a lamp?"
+    assert len(at.chat_message) == 4 and len(answers(at)) == 2
+
+    button(at, "New conversation").click().run()
+    assert len(at.chat_message) == 0
+
+
+def test_a_declined_answer_says_so_and_shows_the_closest_passages(app_env):
+    at = ask(start(), "zebra quantum xylophone")
+    (answer,) = answers(at)
+    assert 'class="rd-declined"' in answer and "Not found in your documents" in answer
+    assert cards(at), "the closest passages are still shown"
+    assert any("do not answer the question" in c.value for c in at.caption)
+
+
+def test_documents_and_model_output_are_never_rendered_as_html_or_markdown(app_env):
+    at = ask(
+        start(), "evil click script alert img src http example com png here warranty claim form"
+    )
+    bodies = html_bodies(at)
+    shown = "\n".join(bodies)
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in shown  # visible, as text
+    assert "![img](http://example.com/x.png)" in shown
+    assert "&lt;img src=http://example.com/y.png&gt;" in shown
+    assert "odd&lt;b&gt;name.md" in shown
+    # The answer (the echo of a prompt holding that document) is escaped just the same.
+    assert "&lt;script&gt;" in answers(at)[0]
+    for body in bodies:
+        tags = {t.lower() for t in re.findall(r"</?\s*([a-zA-Z][\w-]*)", body)}
+        assert tags <= OWN_TAGS, body
+        assert "<img" not in body and "<script" not in body and "<a " not in body
+    markdown = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert not any("http://" in m or "<script" in m for m in markdown)
+
+
+def test_upload_stores_safe_names_refuses_bad_files_and_answers_from_them(
+    app_env, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "0.001")  # about 1 KB
+    at = open_documents(start())
+    at.file_uploader[0].set_value(
+        [
+            ("../../escape.md", b"# Zeppelin\n\nThe zeppelin lamp glows green.\n", "text/markdown"),
+            ("huge.txt", b"x" * 5000, "text/plain"),
+            ("virus.exe", b"MZ", "application/octet-stream"),
+        ]
+    ).run()
+    errors = [plain(e.value) for e in at.error]
+    assert any("huge.txt" in e and "limit" in e for e in errors)
+    assert any("virus.exe" in e and "cannot be read" in e for e in errors)
+    button(at, "Add 1 file to the library").click().run()
+    assert not at.exception, at.exception
+    assert any("1 added" in s.value for s in at.success)
+
+    managed = tmp_path / "managed"
+    assert sorted(p.name for p in managed.iterdir()) == ["escape.md"]
+    assert not (tmp_path.parent / "escape.md").exists()
+    names = at.dataframe[-1].value["Name"].tolist()
+    assert "escape.md" in names and "huge.txt" not in names
+    assert len(at.file_uploader) == 1 and not at.file_uploader[0].value  # cleared
+
+    # The chat page finds the new document at once.
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = ask(at, "zeppelin lamp")
+    assert any("escape.md" in c for c in cards(at))
+
+
+def test_delete_takes_a_document_out_of_answers_at_once(app_env):
+    faq = str((app_env / "faq.txt").resolve())
+    at = ask(start(), "How long is the warranty for a lamp?")
+    assert any("faq.txt" in c for c in cards(at))
+    at = open_documents(at)
+    at.multiselect[0].set_value([faq]).run()
+    button(at, "Delete").click().run()
+    assert not at.exception, at.exception
+    assert any("1 removed" in s.value for s in at.success)
+    assert "faq.txt" not in at.dataframe[-1].value["Name"].tolist()
+    assert (app_env / "faq.txt").exists(), "a file outside the documents folder is kept"
+
+    at = ask(start(), "How long is the warranty for a lamp?")
+    assert cards(at) and not any("faq.txt" in c for c in cards(at))
+
+
+def test_reingest_reads_a_document_again(app_env):
+    at = open_documents(start())
+    handbook = str((app_env / "handbook.md").resolve())
+    at.multiselect[0].set_value([handbook]).run()
+    button(at, "Re-ingest").click().run()
+    assert not at.exception, at.exception
+    assert any("1 updated" in s.value for s in at.success)
+
+
+def test_documents_page_shows_the_table_and_index_statistics(app_env):
+    at = open_documents(start())
+    table = at.dataframe[-1].value
+    assert set(table.columns) >= {"Name", "Type", "Pages", "Passages", "Status", "Ingested"}
+    assert sorted(table["Name"]) == sorted(p.name for p in app_env.iterdir())
+    assert {m.label: m.value for m in at.metric}["Documents"] == "5"
+
+
+def test_an_empty_index_shows_how_to_start_and_loads_the_sample_documents(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("RAG_DOCS_DIR", str(tmp_path / "managed"))
     monkeypatch.setenv("RAG_EMBEDDER", "hash")
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    assert any("python -m rag.ingest" in e.value for e in at.error)
+    monkeypatch.setenv("RAG_LLM_MODEL", "echo")
+    at = start()
+    assert any("No readable documents yet" in i.value for i in at.info)
+    assert at.chat_input[0].disabled
+    button(at, "Go to Documents").click().run()
+    assert any("The library is empty" in i.value for i in at.info)
+    button(at, "Load the sample documents").click().run()
+    assert not at.exception, at.exception
+    names = at.dataframe[-1].value["Name"].tolist()
+    assert "it_security_policy.pdf" in names and len(names) == 8
+
+    at = ask(start(), "What is the minimum password length?")
+    assert any("it_security_policy.pdf" in c for c in cards(at))
+
+
+def test_a_bad_setting_is_shown_as_a_message(app_env, monkeypatch):
+    monkeypatch.setenv("RAG_LLM_TEMPERATURE", "warm")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert any("RAG_LLM_TEMPERATURE" in plain(e.value) for e in at.error)
+
+
+def test_sidebar_settings_reach_the_assistant(app_env, monkeypatch):
+    seen = []
+    original = Assistant.stream
+
+    def spy(self, question, history=(), **options):
+        seen.append(options)
+        return original(self, question, history, **options)
+
+    monkeypatch.setattr(Assistant, "stream", spy)
+    at = start()
+    at.slider(key="k").set_value(3)
+    at.toggle(key="auto_weight").set_value(False).run()
+    at.slider(key="dense_weight").set_value(0.3)
+    at.slider(key="temperature").set_value(0.5)
+    at.slider(key="max_tokens").set_value(128)
+    ask(at, "How long is the warranty for a lamp?")
+    assert seen == [{"k": 3, "dense_weight": 0.3, "temperature": 0.5, "max_tokens": 128}]
+    assert len(cards(at)) <= 3
+    info = at.sidebar.expander[0].text[0].value
+    assert "Answer model: echo" in info and "Context: 2048 tokens" in info

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from rag.config import BUNDLED_GENERATOR, GeneratorSettings
@@ -57,15 +58,16 @@ def resolve_model_path(spec: str) -> Path:
     return path
 
 
-def _load_llama(path: Path, context_size: int, threads: int):
-    """Load a GGUF model with llama.cpp's weight repacking ("extra buffer types") off.
+@contextmanager
+def without_weight_repacking() -> Iterator[None]:
+    """Models loaded inside this block keep llama.cpp's weight repacking ("extra buffer
+    types") off.
 
     llama-cpp-python 0.3.36 built natively on a CPU with AMX crashes in its AMX matrix
     code at the first decode; without repacking that code is never used. Measured here,
     SmolLM2 runs as fast without it. The library has no argument for the setting, so its
-    default-parameters function is wrapped while the model loads.
+    default-parameters function is wrapped for the duration.
     """
-    import llama_cpp
     from llama_cpp import llama_cpp as native
 
     with _LOAD_LOCK:
@@ -78,7 +80,17 @@ def _load_llama(path: Path, context_size: int, threads: int):
 
         native.llama_model_default_params = without_repacking
         try:
-            llm = llama_cpp.Llama(
+            yield
+        finally:
+            native.llama_model_default_params = original
+
+
+def _load_llama(path: Path, context_size: int, threads: int):
+    import llama_cpp
+
+    with without_weight_repacking():
+        try:
+            return llama_cpp.Llama(
                 model_path=str(path),
                 n_ctx=context_size,
                 n_threads=threads,
@@ -88,9 +100,6 @@ def _load_llama(path: Path, context_size: int, threads: int):
             )
         except (ValueError, RuntimeError) as exc:
             raise ModelNotFoundError(f"cannot load answer model {path}: {exc}") from exc
-        finally:
-            native.llama_model_default_params = original
-    return llm
 
 
 # Run in a child process: load the model and generate a few tokens.

@@ -29,7 +29,6 @@ class OpenAICompatibleGenerator:
 
     def warm_up(self):
         if self._client is None:
-            import httpx
             import openai
 
             self._client = openai.OpenAI(
@@ -38,7 +37,7 @@ class OpenAICompatibleGenerator:
                 api_key=self.settings.api_key or "not-needed",
                 # `timeout` bounds each wait for the server (connecting, and every gap
                 # between streamed pieces), so a dead or stuck server is an error, not a hang.
-                timeout=httpx.Timeout(
+                timeout=openai.Timeout(
                     self.settings.timeout, connect=min(self.settings.timeout, 10)
                 ),
                 max_retries=0,

@@ -1,0 +1,204 @@
+"""The real app in a real browser: `streamlit run app.py` with the bundled models and the
+sample documents, driven by headless Chromium through Playwright.
+
+Needs Debian's chromium at /usr/bin/chromium (`make install` installs it). Writes a
+screenshot and the measured start-up and answer times to test-output/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OUTPUT = REPO / "test-output" / "browser"
+CHAT_PLACEHOLDER = "Ask a question about your documents"
+ANSWER_TIMEOUT_MS = 240_000
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(),
+        reason="no /usr/bin/chromium: run `make install` (installs Debian's chromium with "
+        "apt-get) or `apt-get install chromium`",
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"streamlit was not healthy after {timeout} s:\n{log.read_text()}")
+
+
+def rss_mb(pid: int) -> float:
+    out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True)
+    return int(out.stdout.strip() or 0) / 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free loopback port, over a fresh index of the sample documents."""
+    root = tmp_path_factory.mktemp("browser")
+    env = {
+        **os.environ,
+        "RAG_INDEX_DIR": str(root / "index"),
+        "RAG_DOCS_DIR": str(root / "documents"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    for name in ("RAG_EMBEDDER", "RAG_LLM_MODEL", "RAG_LLM_URL"):
+        env.pop(name, None)  # the bundled models
+    ingested = subprocess.run(
+        [sys.executable, "-m", "rag.ingest", str(REPO / "sample_docs"), "--quiet"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ingested.returncode == 0, ingested.stderr + ingested.stdout
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "streamlit.log"
+    started = time.monotonic()
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "streamlit", "run", str(REPO / "app.py")),
+                *("--server.address", "127.0.0.1", "--server.port", str(port)),
+                *("--server.headless", "true", "--browser.gatherUsageStats", "false"),
+                *("--server.fileWatcherType", "none"),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_healthy(url, process, log)
+        yield {
+            "url": url,
+            "pid": process.pid,
+            "started": started,
+            "log": log,
+            "healthy_s": time.monotonic() - started,
+        }
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def ask(page, question: str) -> None:
+    box = page.get_by_placeholder(CHAT_PLACEHOLDER)
+    box.wait_for(state="visible", timeout=ANSWER_TIMEOUT_MS)
+    box.fill(question)
+    box.press("Enter")
+
+
+def wait_for_answer(page):
+    """The finished answer: its timing line appears once the last word is written."""
+    from playwright.sync_api import expect
+
+    message = page.locator('[data-testid="stChatMessage"]').last
+    expect(message.get_by_text(" s · search ")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    answer = message.locator(".rd-answer, .rd-declined").first
+    return answer.inner_text().strip(), message.locator(".rd-card").all_inner_texts()
+
+
+def test_a_question_is_answered_with_its_source_in_the_browser(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.goto(server["url"])
+    page.get_by_placeholder(CHAT_PLACEHOLDER).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    ready = time.monotonic() - server["started"]
+    asked = time.monotonic()
+    ask(page, "What is the minimum password length?")
+    text, source_cards = wait_for_answer(page)
+    answered = time.monotonic() - asked
+
+    assert text and "▌" not in text
+    assert any("it_security_policy.pdf" in c and "page 2" in c for c in source_cards), source_cards
+    page.wait_for_timeout(300)  # let the last frame paint
+    shot = tmp_path / "answer.png"
+    page.screenshot(path=str(shot), full_page=True)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, OUTPUT / "answer.png")
+    (OUTPUT / "timings.json").write_text(
+        json.dumps(
+            {
+                "healthy_s": round(server["healthy_s"], 2),
+                "chat_ready_s": round(ready, 2),
+                "first_answer_s": round(answered, 2),
+                "rss_mb": round(rss_mb(server["pid"]), 1),
+                "answer": text,
+            },
+            indent=2,
+        )
+    )
+    page.close()
+
+
+def test_two_browser_sessions_asking_at_once_both_get_answers(server, browser):
+    contexts = [browser.new_context() for _ in range(2)]
+    pages = [context.new_page() for context in contexts]
+    questions = ["What is the minimum password length?", "How many days of paid holiday?"]
+    for page in pages:
+        page.goto(server["url"])
+    for page in pages:
+        page.get_by_placeholder(CHAT_PLACEHOLDER).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    for page, question in zip(pages, questions, strict=True):
+        ask(page, question)
+    results = [wait_for_answer(page) for page in pages]
+    for text, source_cards in results:
+        assert text and source_cards
+    assert any("employee_handbook.md" in c for c in results[1][1])
+    for context in contexts:
+        context.close()
