@@ -86,6 +86,13 @@ def query_word_stems(query: str) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(zip(*per_language, strict=True)))
 
 
+def content_word_stems(text: str) -> list[tuple[str, ...]]:
+    """Like `query_word_stems`, without falling back to stopwords: [] if none is left."""
+    found = [w for w in words(text) if w not in _ALL_STOPWORDS]
+    per_language = [_stemmer(language).stemWords(found) for language in LANGUAGES]
+    return list(dict.fromkeys(zip(*per_language, strict=True)))
+
+
 def query_terms(query: str) -> list[str]:
     """The distinct stems to look up for a question."""
     return list(dict.fromkeys(stem for stems in query_word_stems(query) for stem in stems))

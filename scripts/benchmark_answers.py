@@ -72,7 +72,11 @@ def measure_long_prompt(generator, retriever, target_tokens=1500, runs=3) -> dic
     messages = answer_messages(question, sources, "en")
     prompt_tokens = generator.count_tokens(generator.render(messages))
     first, rates = [], []
+    llm = generator.warm_up()
     for _ in range(runs):
+        # llama.cpp reuses the evaluated prefix of the previous prompt; start cold so
+        # every run reads the whole prompt, as a new question with new sources does.
+        llm.reset()
         started = time.perf_counter()
         first_at, pieces = None, 0
         for _piece in generator.stream(messages, temperature=0.1, max_tokens=128):
@@ -131,22 +135,25 @@ def follow_ups(assistant) -> dict:
                 {"role": "assistant", "content": reply.text},
             ]
         started = time.perf_counter()
-        rewritten = assistant.standalone_question(case["follow_up"], history)
+        standalone = assistant.standalone_question(case["follow_up"], history)
         rewrite_s = time.perf_counter() - started
+        by_model = assistant.model_rewrite(case["follow_up"], history)
         joined = f"{case['history'][-1]} {case['follow_up']}"
         retriever = assistant.retriever
         rows.append(
             {
                 "follow_up": case["follow_up"],
-                "rewritten": rewritten,
-                "rewrite_s": round(rewrite_s, 2),
+                "model_rewrite": by_model,
+                "standalone": standalone,
+                "standalone_s": round(rewrite_s, 2),
                 "rank_as_typed": rank_of(retriever, case["follow_up"], case["source"]),
-                "rank_rewritten": rank_of(retriever, rewritten, case["source"]),
+                "rank_model_rewrite": rank_of(retriever, by_model or joined, case["source"]),
                 "rank_joined": rank_of(retriever, joined, case["source"]),
+                "rank_standalone": rank_of(retriever, standalone, case["source"]),
             }
         )
     summary = {}
-    for way in ("as_typed", "rewritten", "joined"):
+    for way in ("as_typed", "model_rewrite", "joined", "standalone"):
         ranks = [r[f"rank_{way}"] for r in rows]
         summary[way] = {
             "hit@1": sum(r == 1 for r in ranks) / len(ranks),
@@ -227,8 +234,10 @@ def main() -> None:
     print("follow-ups:", json.dumps(result["follow_ups"]["summary"]))
     for row in result["follow_ups"]["cases"]:
         print(
-            f"- {row['follow_up']!r} -> {row['rewritten']!r}  ranks typed/rewritten/joined: "
-            f"{row['rank_as_typed']}/{row['rank_rewritten']}/{row['rank_joined']}"
+            f"- {row['follow_up']!r}: model {row['model_rewrite']!r}, used "
+            f"{row['standalone']!r} ({row['standalone_s']} s); rank as typed / model / "
+            f"joined / used: {row['rank_as_typed']}/{row['rank_model_rewrite']}/"
+            f"{row['rank_joined']}/{row['rank_standalone']}"
         )
     if "clapnq_declining" in result:
         print("clapnq declining:", json.dumps(result["clapnq_declining"]))

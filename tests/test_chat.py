@@ -87,7 +87,7 @@ def test_citation_markers_are_resolved():
 def test_follow_up_is_rewritten_before_retrieval(retriever):
     generator = ScriptedGenerator("How long is the warranty of a lamp?", "Three years [1].")
     history = [
-        {"role": "user", "content": "Which protocols are supported?"},
+        {"role": "user", "content": "Which protocols does a lamp support?"},
         {"role": "assistant", "content": "Zigbee and Matter over Thread [1]."},
     ]
     assistant = Assistant(retriever, generator, TEST_SETTINGS)
@@ -153,3 +153,21 @@ def test_concurrent_questions_each_get_their_own_answer(retriever):
         t.join()
     for question, answer in zip(questions, answers, strict=True):
         assert question in answer.text  # the echo of its own question
+
+
+@pytest.mark.parametrize(
+    "model_reply",
+    [
+        "Zigbee and Matter over Thread [1].",  # the earlier answer again
+        "The answer is: three years.",  # an answer, not a question: "warranty" is gone
+        "What is the warranty?",  # the follow-up restated: nothing from the conversation
+    ],
+)
+def test_a_rewrite_that_answers_instead_is_not_used(retriever, model_reply):
+    generator = ScriptedGenerator(model_reply, "Three years [1].")
+    history = [
+        {"role": "user", "content": "Which protocols are supported?"},
+        {"role": "assistant", "content": "Zigbee and Matter over Thread [1]."},
+    ]
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer("and the warranty?", history)
+    assert answer.standalone_question == "Which protocols are supported? and the warranty?"

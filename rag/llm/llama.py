@@ -203,7 +203,7 @@ class LlamaCppGenerator:
                 seed=0,
                 # Small models loop ("the 20th of the month is ... the 20th of ..."); a
                 # mild penalty on repeated tokens stops that without bending facts.
-                repeat_penalty=1.1,
+                repeat_penalty=1.2,
                 stream=True,
                 stop=stop,
             )
