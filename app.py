@@ -23,7 +23,7 @@ import streamlit as st
 import ingest
 from rag import RagError, Retriever
 from rag.answers import Answer, Source
-from rag.chat import Assistant
+from rag.chat import AnswerSettings, Assistant
 from rag.cli import display_path
 from rag.config import GeneratorSettings, default_embedder_spec, default_index_dir
 from rag.embedding import Embedder, make_embedder
@@ -253,7 +253,7 @@ def answer_settings_sidebar(config: Config, generator: Generator | None) -> dict
         st.button("New conversation", on_click=new_conversation, icon=":material/add:")
         st.subheader("Answer settings")
         chosen = {
-            "k": st.slider("Passages to read", 1, 10, remembered("k", 5), key="k"),
+            "k": st.slider("Passages to read", 1, 10, remembered("k", AnswerSettings().k), key="k"),
             "auto_weight": st.toggle(
                 "Weigh meaning and keywords by language",
                 remembered("auto_weight", True),
