@@ -244,6 +244,9 @@ class Assistant:
             return AnswerStream(question, standalone, sources, None, language, timings, started)
 
         sources = self.fit_sources(standalone, hits, language, max_tokens)
+        if not sources:  # not even one passage fits beside the question: nothing to go on
+            closest = tuple(merge_neighbours(hits))
+            return AnswerStream(question, standalone, closest, None, language, timings, started)
         messages = answer_messages(standalone, sources, language)
         pieces = self.generator.stream(messages, temperature=temperature, max_tokens=max_tokens)
         return AnswerStream(question, standalone, sources, pieces, language, timings, started)

