@@ -9,9 +9,10 @@
 4. Follow-ups: for each conversation of the cases file, where the expected file ranks when
    searching the follow-up as typed, as the model rewrote it, and as the previous question
    joined with the follow-up.
-5. Declining by evidence on `../shared/eval/clapnq`: the share of unanswerable questions
-   declined before the model is asked, and of answerable ones wrongly declined (the
-   model's own "cannot find" replies are not counted: that would take 600 generations).
+5. Declining on `../shared/eval/clapnq`: the share of unanswerable questions declined
+   before the model is asked, and of answerable ones wrongly declined, over all 600; then
+   the same shares for whole answers (the model's own "cannot find" counted too) on the
+   first `--clapnq-with-model` questions of each kind (default 50).
 
 Nothing asserts on speed; the core count and load are printed beside the numbers.
 
@@ -162,22 +163,38 @@ def follow_ups(assistant) -> dict:
     return {"cases": rows, "summary": summary}
 
 
-def declining(assistant_settings: AnswerSettings, index_dir: Path) -> dict:
+def declining(
+    assistant_settings: AnswerSettings, index_dir: Path, generator, with_model: int
+) -> dict:
+    """Evidence declines on every clapnq question; with `with_model` > 0, also whole
+    answers (the model's own "cannot find" included) on that many of each kind."""
     _, questions = load_dataset(CLAPNQ)
     ingest_paths([CLAPNQ / "docs"], index_dir)
     with Retriever.open(index_dir) as retriever:
-        assistant = Assistant(retriever, generator=None, settings=assistant_settings)
+        assistant = Assistant(retriever, generator, settings=assistant_settings)
         outcome = {True: [], False: []}
         for q in questions:
             hits = retriever.search(q.question, k=assistant_settings.k)
             outcome[q.answerable].append(not assistant.has_evidence(q.question, hits))
-    return {
+        whole = {True: [], False: []}
+        for answerable in (True, False):
+            sample = [q for q in questions if q.answerable == answerable][:with_model]
+            for q in sample:
+                whole[answerable].append(assistant.answer(q.question).declined)
+    result = {
         "unanswerable": len(outcome[False]),
         "unanswerable_declined": round(sum(outcome[False]) / len(outcome[False]), 3),
         "answerable": len(outcome[True]),
         "answerable_wrongly_declined": round(sum(outcome[True]) / len(outcome[True]), 3),
         "min_evidence": assistant_settings.min_evidence,
     }
+    if with_model:
+        result["with_model"] = {
+            "questions_per_kind": with_model,
+            "unanswerable_declined": round(sum(whole[False]) / len(whole[False]), 3),
+            "answerable_wrongly_declined": round(sum(whole[True]) / len(whole[True]), 3),
+        }
+    return result
 
 
 def main() -> None:
@@ -185,6 +202,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--skip-clapnq", action="store_true")
     parser.add_argument("--clapnq-index", type=Path, default=None)
+    parser.add_argument(
+        "--clapnq-with-model",
+        type=int,
+        default=50,
+        help="also answer this many answerable and unanswerable clapnq questions in full",
+    )
     args = parser.parse_args()
 
     result = {"cores": os.cpu_count(), "load_before": os.getloadavg()[0]}
@@ -206,7 +229,10 @@ def main() -> None:
         if not args.skip_clapnq:
             log("clapnq declining")
             result["clapnq_declining"] = declining(
-                AnswerSettings(), args.clapnq_index or Path(tmp) / "clapnq"
+                AnswerSettings(),
+                args.clapnq_index or Path(tmp) / "clapnq",
+                generator,
+                args.clapnq_with_model,
             )
     result["load_after"] = os.getloadavg()[0]
 
