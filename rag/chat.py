@@ -120,7 +120,7 @@ class AnswerStream:
             parts.append(piece)
             yield piece
         self._finish(
-            "".join(parts).strip(),
+            _without_delimiters("".join(parts)),
             generation=time.perf_counter() - begun,
             first_token=first_token,
             tokens=len(parts),
@@ -167,6 +167,11 @@ class AnswerStream:
                 pass
         assert self._answer is not None
         return self._answer
+
+
+def _without_delimiters(text: str) -> str:
+    """The answer without quote delimiters the model copied from the prompt's sources."""
+    return re.sub(r'^\s*"{3}|"{3}\s*$', "", text.strip()).strip()
 
 
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")

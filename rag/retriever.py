@@ -43,6 +43,7 @@ class Retriever:
         self.settings = settings
         self._vectors = VectorIndex.load(index_dir, manifest.dimension)
         self._seen_version: int | None = None
+        self._passages = 0  # counted again whenever a writer commits
         self._refresh_lock = threading.Lock()
 
     @classmethod
@@ -80,6 +81,7 @@ class Retriever:
             version = self.store.data_version()
             if version != self._seen_version:
                 self._vectors.sync(self.store)
+                self._passages = self.store.passage_count()
                 self._seen_version = version
 
     def weights_for(self, query: str) -> tuple[float, float]:
@@ -144,10 +146,10 @@ class Retriever:
             depth = max(self.settings.rerank_depth, k)
             rows = self.store.chunk_rows(best[:depth])
             word_stems = query_word_stems(query)
-            passages, frequencies = self.store.passage_frequencies(
+            frequencies = self.store.passage_frequencies(
                 [stem for stems in word_stems for stem in stems]
             )
-            weights = word_weights(word_stems, passages, frequencies)
+            weights = word_weights(word_stems, self._passages, frequencies)
             for cid, row in rows.items():
                 fused[cid] += sentence_weight * best_sentence_share(row.text, word_stems, weights)
             best = sorted(best[:depth], key=lambda cid: (-fused[cid], cid))

@@ -362,16 +362,19 @@ class Store:
         with self._lock:
             return [(r[0], r[1]) for r in self._conn.execute(sql, params)]
 
-    def passage_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """(number of passages, how many passages' text holds each stem) for IDF weights."""
+    def passage_count(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def passage_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many passages' text holds each stem, for IDF weights."""
         marks = ",".join("?" * len(terms))
         with self._lock:
-            total = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
             rows = self._conn.execute(
                 f"SELECT term, doc FROM temp.chunks_vocab WHERE col = 'body' AND term IN ({marks})",
                 list(terms),
             ).fetchall()
-        return total, {term: count for term, count in rows}
+        return {term: count for term, count in rows}
 
     def stats(self) -> dict[str, int]:
         with self._lock:

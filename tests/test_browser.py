@@ -43,6 +43,16 @@ pytestmark = [
 ]
 
 
+# A document written to attack the page: a script, a remote image in HTML and in Markdown,
+# and a link. Its made-up product name lets one question find it.
+HOSTILE_DOC = (
+    "# Zorblax notice\n\n"
+    "The Zorblax gateway ships on Fridays. <script>window.__injected = 1</script> "
+    '<img src="http://example.com/pixel.png" onerror="window.__injected = 2"> '
+    "![tracker](http://example.com/tracker.png) [click](http://example.com/phish)\n"
+)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -82,8 +92,11 @@ def server(tmp_path_factory):
     }
     for name in ("RAG_EMBEDDER", "RAG_LLM_MODEL", "RAG_LLM_URL"):
         env.pop(name, None)  # the bundled models
+    hostile = root / "hostile"
+    hostile.mkdir()
+    (hostile / "zorblax_notice.md").write_text(HOSTILE_DOC, encoding="utf-8")
     ingested = subprocess.run(
-        [sys.executable, "-m", "rag.ingest", str(REPO / "sample_docs"), "--quiet"],
+        [sys.executable, "-m", "rag.ingest", str(REPO / "sample_docs"), str(hostile), "--quiet"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -202,3 +215,20 @@ def test_two_browser_sessions_asking_at_once_both_get_answers(server, browser):
     assert any("employee_handbook.md" in c for c in results[1][1])
     for context in contexts:
         context.close()
+
+
+def test_hostile_document_text_is_shown_as_text_not_run(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(server["url"])
+    ask(page, "When does the Zorblax gateway ship?")
+    _, source_cards = wait_for_answer(page)
+    card = next(c for c in source_cards if "zorblax_notice.md" in c)
+    assert "<script>window.__injected = 1</script>" in card  # visible, as text
+    assert "![tracker](http://example.com/tracker.png)" in card
+    assert page.evaluate("window.__injected") is None  # no script or handler ran
+    assert page.locator('img[src*="example.com"]').count() == 0
+    assert page.locator('a[href*="example.com"]').count() == 0
+    assert not [url for url in requested if "example.com" in url]
+    page.close()

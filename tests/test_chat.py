@@ -179,3 +179,9 @@ def test_no_room_for_any_source_declines_instead_of_asking_blind(retriever):
         "How long is the warranty?", max_tokens=150
     )
     assert answer.declined and answer.sources and generator.calls == []
+
+
+def test_copied_quote_delimiters_are_removed_from_the_answer(retriever):
+    generator = EchoGenerator('Every lamp has a three-year warranty [1].\n"""')
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer("How long is the warranty?")
+    assert answer.text == "Every lamp has a three-year warranty [1]."
