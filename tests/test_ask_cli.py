@@ -1,0 +1,50 @@
+"""`python -m rag.ask` as a user runs it, with the hash embedder and the echo model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_cli import assert_clean_error, cli
+
+QUESTION = "How long is the lamp warranty?"
+
+
+def make_index(cwd: Path) -> None:
+    docs = cwd / "docs"
+    docs.mkdir()
+    (docs / "faq.txt").write_text(
+        "How long is the lamp warranty? Every lamp has a three-year warranty.\n",
+        encoding="utf-8",
+    )
+    assert cli(cwd, "rag.ingest", "docs").returncode == 0
+
+
+def test_ask_streams_the_answer_then_lists_the_sources(tmp_path):
+    make_index(tmp_path)
+    result = cli(tmp_path, "rag.ask", QUESTION, RAG_LLM_MODEL="echo")
+    assert result.returncode == 0, result.stderr
+    # The echo repeats its prompt, whose "[1] faq.txt" label counts as a citation.
+    answer, _, sources = result.stdout.partition("\n\nSources:\n")
+    assert answer.startswith("Echo: Sources:") and QUESTION in answer
+    assert sources.startswith("[1] docs/faq.txt")
+
+
+def test_ask_json_prints_the_whole_answer(tmp_path):
+    make_index(tmp_path)
+    result = cli(tmp_path, "rag.ask", QUESTION, "--json", RAG_LLM_MODEL="echo")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["question"] == QUESTION and not answer["declined"]
+    assert answer["sources"][0]["source"].endswith("faq.txt")
+    assert set(answer["timings"]) >= {"retrieval_s", "first_token_s", "tokens_per_s"}
+
+
+def test_ask_errors_are_one_clear_line(tmp_path):
+    make_index(tmp_path)
+    no_index = cli(tmp_path, "rag.ask", QUESTION, "--index", "nowhere", RAG_LLM_MODEL="echo")
+    assert_clean_error(no_index, 2, "nowhere")
+    dead = cli(tmp_path, "rag.ask", QUESTION, RAG_LLM_URL="http://127.0.0.1:9/v1")
+    assert_clean_error(dead, 2, "cannot reach the model server at http://127.0.0.1:9/v1")
+    bad = cli(tmp_path, "rag.ask", QUESTION, RAG_LLM_MODEL="echo", RAG_LLM_CONTEXT="big")
+    assert_clean_error(bad, 2, "RAG_LLM_CONTEXT='big'")
