@@ -49,6 +49,7 @@ test: install lint
 
 bench: install
 	$(PY) scripts/benchmark.py
+	$(PY) scripts/benchmark_answers.py
 
 clean:
 	rm -rf $(VENV) .rag_index .pytest_cache
