@@ -12,11 +12,9 @@ import json
 import sys
 import textwrap
 
-from rag.chat import AnswerSettings, Assistant
+from rag.chat import AnswerSettings, default_assistant
 from rag.cli import EXIT_OK, display_path, run
-from rag.config import GeneratorSettings, default_index_dir
-from rag.llm import make_generator
-from rag.retriever import Retriever
+from rag.config import default_index_dir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,22 +32,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    generator_settings = GeneratorSettings.from_env()
-    settings = AnswerSettings(
-        k=args.k,
-        temperature=generator_settings.temperature,
-        max_tokens=generator_settings.max_tokens,
-    )
-    with Retriever.open(args.index) as retriever:
-        assistant = Assistant(retriever, make_generator(generator_settings), settings)
-        stream = assistant.stream(args.question, source=args.source)
-        if args.json:
-            print(json.dumps(stream.answer.as_dict(), indent=2, ensure_ascii=False))
-            return EXIT_OK
-        for piece in stream:
-            print(piece, end="", flush=True)
-        print()
-        answer = stream.answer
+    stream = default_assistant(args.index).stream(args.question, k=args.k, source=args.source)
+    if args.json:
+        print(json.dumps(stream.answer.as_dict(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for piece in stream:
+        print(piece, end="", flush=True)
+    print()
+    answer = stream.answer
     _print_sources(answer)
     if answer.timings.first_token is not None:
         t = answer.timings

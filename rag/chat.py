@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.answers import Answer, Source, Timings
@@ -31,6 +31,7 @@ from rag.prompting import (
     merge_neighbours,
     pack_sources,
     render,
+    strip_delimiters,
 )
 from rag.retriever import Retriever
 from rag.types import Hit
@@ -120,7 +121,7 @@ class AnswerStream:
             parts.append(piece)
             yield piece
         self._finish(
-            _without_delimiters("".join(parts)),
+            strip_delimiters("".join(parts)),
             generation=time.perf_counter() - begun,
             first_token=first_token,
             tokens=len(parts),
@@ -135,28 +136,20 @@ class AnswerStream:
             total=time.perf_counter() - self._started,
             tokens=tokens,
         )
+        citations: tuple[int, ...] = ()
         if self.declined:
-            self._answer = Answer(
-                question=self.question,
-                standalone_question=self.standalone_question,
-                text=text,
-                sources=self.sources,
-                citations=(),
-                declined=True,
-                decline_reason="no-evidence",
-                timings=timings,
-            )
-            return
-        text, citations = resolve_citations(text, len(self.sources))
-        declined = says_not_found(text)
+            reason = "no-evidence"
+        else:
+            text, citations = resolve_citations(text, len(self.sources))
+            reason = "model" if says_not_found(text) else ""
         self._answer = Answer(
             question=self.question,
             standalone_question=self.standalone_question,
             text=text,
             sources=self.sources,
-            citations=() if declined else citations,
-            declined=declined,
-            decline_reason="model" if declined else "",
+            citations=() if reason else citations,
+            declined=bool(reason),
+            decline_reason=reason,
             timings=timings,
         )
 
@@ -167,11 +160,6 @@ class AnswerStream:
                 pass
         assert self._answer is not None
         return self._answer
-
-
-def _without_delimiters(text: str) -> str:
-    """The answer without quote delimiters the model copied from the prompt's sources."""
-    return re.sub(r'^\s*"{3}|"{3}\s*$', "", text.strip()).strip()
 
 
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -231,29 +219,28 @@ class Assistant:
         started = time.perf_counter()
         if not isinstance(question, str) or not question.strip():
             raise ConfigError("the question is empty: type a question about your documents")
-        settings = self.settings
-        k = settings.k if k is None else k
-        temperature = settings.temperature if temperature is None else temperature
-        max_tokens = settings.max_tokens if max_tokens is None else max_tokens
-        AnswerSettings(k=k, temperature=temperature, max_tokens=max_tokens)  # validates
+        chosen = {"k": k, "temperature": temperature, "max_tokens": max_tokens}
+        settings = replace(self.settings, **{n: v for n, v in chosen.items() if v is not None})
 
         standalone = self.standalone_question(question, history)
         rewritten = time.perf_counter()
-        hits = self.retriever.search(standalone, k=k, source=source, dense_weight=dense_weight)
+        hits = self.retriever.search(
+            standalone, k=settings.k, source=source, dense_weight=dense_weight
+        )
         retrieved = time.perf_counter()
         timings = Timings(rewrite=rewritten - started, retrieval=retrieved - rewritten)
         language = language_of_prompt(guess_language(question))
 
-        if not self.has_evidence(standalone, hits):
-            sources = tuple(merge_neighbours(hits))
-            return AnswerStream(question, standalone, sources, None, language, timings, started)
-
-        sources = self.fit_sources(standalone, hits, language, max_tokens)
-        if not sources:  # not even one passage fits beside the question: nothing to go on
+        sources = ()
+        if self.has_evidence(standalone, hits):
+            sources = self.fit_sources(standalone, hits, language, settings.max_tokens)
+        if not sources:  # weak evidence, or not one passage fits beside the question
             closest = tuple(merge_neighbours(hits))
             return AnswerStream(question, standalone, closest, None, language, timings, started)
         messages = answer_messages(standalone, sources, language)
-        pieces = self.generator.stream(messages, temperature=temperature, max_tokens=max_tokens)
+        pieces = self.generator.stream(
+            messages, temperature=settings.temperature, max_tokens=settings.max_tokens
+        )
         return AnswerStream(question, standalone, sources, pieces, language, timings, started)
 
     # -- stages ---------------------------------------------------------------------------

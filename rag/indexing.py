@@ -96,11 +96,13 @@ class IndexWriter:
         index_dir: Path | str | None = None,
         embedder: Embedder | None = None,
         chunker: ChunkerSettings | None = None,
+        lock_wait: float = 0.0,
     ):
+        """`lock_wait`: seconds to wait for another writer (0: fail at once)."""
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
         self.embedder = embedder or make_embedder()
         self._chunker = chunker
-        self._lock = WriteLock(self.index_dir)
+        self._lock = WriteLock(self.index_dir, lock_wait)
         self.store: Store | None = None
         self.vectors: VectorIndex | None = None
         self._last_save = 0.0

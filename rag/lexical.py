@@ -76,21 +76,23 @@ def analyze(text: str, language: str) -> str:
     return " ".join(_stemmer(language).stemWords(words(text)))
 
 
-def query_word_stems(query: str) -> list[tuple[str, ...]]:
-    """Each distinct content word of a question as its stems, one per language (the
-    question's language is not trusted to a guess). Stopwords are dropped unless nothing
-    is left."""
-    found = words(query)
-    content = list(dict.fromkeys(w for w in found if w not in _ALL_STOPWORDS)) or found
-    per_language = [_stemmer(language).stemWords(content) for language in LANGUAGES]
+def _stems_per_word(found: list[str]) -> list[tuple[str, ...]]:
+    """Each distinct word as its stems, one per language."""
+    found = list(dict.fromkeys(found))
+    per_language = [_stemmer(language).stemWords(found) for language in LANGUAGES]
     return list(dict.fromkeys(zip(*per_language, strict=True)))
 
 
 def content_word_stems(text: str) -> list[tuple[str, ...]]:
-    """Like `query_word_stems`, without falling back to stopwords: [] if none is left."""
-    found = [w for w in words(text) if w not in _ALL_STOPWORDS]
-    per_language = [_stemmer(language).stemWords(found) for language in LANGUAGES]
-    return list(dict.fromkeys(zip(*per_language, strict=True)))
+    """The stems of each distinct content word (stopwords dropped; [] if none is left)."""
+    return _stems_per_word([w for w in words(text) if w not in _ALL_STOPWORDS])
+
+
+def query_word_stems(query: str) -> list[tuple[str, ...]]:
+    """Each distinct content word of a question as its stems, one per language (the
+    question's language is not trusted to a guess). Stopwords are dropped unless nothing
+    is left."""
+    return content_word_stems(query) or _stems_per_word(words(query))
 
 
 def query_terms(query: str) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +21,7 @@ from pathlib import Path
 import ingest
 from rag.config import default_index_dir
 from rag.embedding import Embedder, make_embedder
-from rag.errors import ConfigError, IndexLockedError, RagError
+from rag.errors import ConfigError, RagError
 from rag.indexing import IndexWriter, IngestReport, Plan
 from rag.manifest import MANIFEST_NAME, read_manifest
 from rag.sources import is_under
@@ -317,7 +316,7 @@ class Library:
         return FileResult(path, "removed" if known else "skipped", detail or "not in the index")
 
     def _writer(self) -> IndexWriter:
-        return _WaitingWriter(self.index_dir, self.embedder, self.lock_wait)
+        return IndexWriter(self.index_dir, self.embedder, lock_wait=self.lock_wait)
 
     def _ingest_one(self, writer: IndexWriter, path: Path, force: bool) -> FileResult:
         if not path.exists():
@@ -336,24 +335,6 @@ class Library:
             writer.apply(plan)  # records a new modification time, if any
             return FileResult(plan.unchanged[0].path, "unchanged")
         return _result(plan.to_process[0].path, writer.apply(plan))
-
-
-class _WaitingWriter(IndexWriter):
-    """An IndexWriter that waits a while for another writer instead of failing at once."""
-
-    def __init__(self, index_dir: Path, embedder: Embedder, wait: float):
-        super().__init__(index_dir, embedder)
-        self._wait = wait
-
-    def __enter__(self) -> IndexWriter:
-        deadline = time.monotonic() + self._wait
-        while True:
-            try:
-                return super().__enter__()
-            except IndexLockedError:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.25)
 
 
 def _result(path: str, report: IngestReport) -> FileResult:

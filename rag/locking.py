@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from rag.errors import IndexLockedError
@@ -15,15 +16,22 @@ class WriteLock:
     """flock() on `<index>/write.lock`. The kernel drops it if the holder is killed,
     so a crashed ingest never leaves the index locked."""
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, index_dir: Path, wait: float = 0.0):
         self.path = Path(index_dir) / LOCK_NAME
+        self.wait = wait  # seconds to wait for another writer before giving up
         self._fd: int | None = None
 
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.25)
+                    continue
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise IndexLockedError(

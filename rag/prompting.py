@@ -26,7 +26,6 @@ DECLINE = {
 }
 PAGE_WORD = {"en": "page", "es": "página"}
 TRIM_MARKER = " […]"
-QUOTE = '"""'
 
 
 class PromptError(RagError):
@@ -60,6 +59,11 @@ def language_of_prompt(language: str) -> str:
 def quote(text: str) -> str:
     """Document text made safe to sit between the triple-quote delimiters."""
     return re.sub(r'"{3,}', lambda m: '" ' * len(m.group()), text).strip()
+
+
+def strip_delimiters(text: str) -> str:
+    """A model's reply without the quote delimiters it copied from the sources."""
+    return re.sub(r'^\s*"{3}|"{3}\s*$', "", text.strip()).strip()
 
 
 def source_label(source: Source, language: str) -> str:

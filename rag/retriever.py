@@ -142,9 +142,10 @@ class Retriever:
 
         # Ties break on chunk id so the same index and query always give the same order.
         best = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        rows = None
         if sentence_weight > 0 and match:
             depth = max(self.settings.rerank_depth, k)
-            rows = self.store.chunk_rows(best[:depth])
+            rows = self.store.chunk_rows(best[:depth])  # the hits are read from these too
             word_stems = query_word_stems(query)
             frequencies = self.store.passage_frequencies(
                 [stem for stems in word_stems for stem in stems]
@@ -154,7 +155,8 @@ class Retriever:
                 fused[cid] += sentence_weight * best_sentence_share(row.text, word_stems, weights)
             best = sorted(best[:depth], key=lambda cid: (-fused[cid], cid))
         best = best[: k * 2]
-        rows = self.store.chunk_rows(best)
+        if rows is None:
+            rows = self.store.chunk_rows(best)
         hits = []
         for cid in best:
             row = rows.get(cid)

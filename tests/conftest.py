@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -68,3 +69,10 @@ def versioned_text(doc: int, version: int) -> str:
 def python_child(code: str) -> list[str]:
     """argv for a child Python running `code` with this interpreter and the repo on its path."""
     return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n{code}"]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

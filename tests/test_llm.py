@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, free_port
 from test_prompting import GOLDEN, sources_for_golden
 
 from rag import Retriever, ingest_paths
@@ -32,12 +32,6 @@ def bundled():
     generator = LlamaCppGenerator(GeneratorSettings())
     generator.warm_up()
     return generator
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- without a model ----------------------------------------------------------------------
