@@ -22,7 +22,7 @@ import streamlit as st
 
 import ingest
 from rag import RagError, Retriever
-from rag.answers import Answer, Source
+from rag.answers import Answer, ClaimCheck, Source
 from rag.chat import AnswerSettings, Assistant
 from rag.cli import display_path
 from rag.config import GeneratorSettings, default_embedder_spec, default_index_dir
@@ -57,6 +57,13 @@ st.html(
 .rd-passage { white-space: pre-wrap; font-size: 0.9rem; margin-top: 0.4rem;
   max-height: 16rem; overflow-y: auto; }
 mark.rd-hit { background: #ffe979; color: inherit; padding: 0 0.1em; border-radius: 0.2em; }
+mark.rd-unsupported { background: rgba(214, 69, 65, 0.16); color: inherit;
+  text-decoration: underline wavy rgba(214, 69, 65, 0.8); text-underline-offset: 0.2em; }
+.rd-flag { color: #c0392b; font-size: 0.8rem; font-weight: 600; white-space: nowrap; }
+.rd-check { white-space: pre-wrap; font-size: 0.9rem; margin-top: 0.4rem;
+  border-left: 3px solid rgba(214, 69, 65, 0.8); padding: 0.2rem 0.6rem; }
+.rd-check.rd-corrected { border-left-color: #1c64c4; }
+.rd-quote { font-style: italic; }
 </style>"""
 )
 
@@ -157,11 +164,59 @@ def highlighted(text: str, question: str) -> str:
 _CITATION = re.compile(r"\[(\d+)\]")
 
 
+def escaped_with_citations(text: str) -> str:
+    return _CITATION.sub(r'<span class="rd-cite">[\1]</span>', html.escape(text))
+
+
 def answer_html(text: str, declined: bool = False, writing: bool = False) -> str:
-    body = _CITATION.sub(r'<span class="rd-cite">[\1]</span>', html.escape(text))
+    body = escaped_with_citations(text)
     if writing:
         body += "▌"
     return f'<div class="{"rd-declined" if declined else "rd-answer"}">{body}</div>'
+
+
+def checked_answer_html(answer: Answer) -> str:
+    """The finished answer with each sentence no source supports marked, and beneath it
+    what the sources do say: the closest sentence to each unsupported one, and the
+    supporting sentence wherever a wrong citation was corrected."""
+    if answer.declined or not answer.claims:
+        return answer_html(answer.text, declined=answer.declined)
+    body, last = [], 0
+    for claim in sorted(answer.unsupported_claims, key=lambda c: c.start):
+        body.append(escaped_with_citations(answer.text[last : claim.start]))
+        body.append(
+            '<mark class="rd-unsupported" title="Not found in the sources">'
+            f"{escaped_with_citations(answer.text[claim.start : claim.end])}</mark>"
+            ' <span class="rd-flag">⚠ not in the sources</span>'
+        )
+        last = claim.end
+    body.append(escaped_with_citations(answer.text[last:]))
+    notes = [claim_note_html(claim, answer.sources) for claim in answer.claims]
+    return f'<div class="rd-answer">{"".join(body)}</div>' + "".join(n for n in notes if n)
+
+
+def claim_note_html(claim: ClaimCheck, sources: tuple[Source, ...]) -> str:
+    """'⚠ “…” is not in the sources. The source says: “…” [1] file, page 2', or the note
+    on a corrected citation; "" for a sentence that needs none."""
+    if claim.supported and not claim.corrected_from:
+        return ""
+    source = next((s for s in sources if s.number == claim.source_number), None)
+    said = "No source sentence comes close."
+    if claim.quote and source is not None:
+        said = (
+            f'The source says: <span class="rd-quote">“{html.escape(claim.quote)}”</span> '
+            f'<span class="rd-cite">[{source.number}]</span> {html.escape(source.label)}'
+        )
+    if not claim.supported:
+        return (
+            f'<div class="rd-check"><span class="rd-flag">⚠</span> '
+            f"“{html.escape(claim.sentence)}” is not in the sources. {said}</div>"
+        )
+    was = "".join(f"[{n}]" for n in claim.corrected_from)
+    return (
+        f'<div class="rd-check rd-corrected">Citation corrected from {was} to '
+        f"[{claim.source_number}]. {said}</div>"
+    )
 
 
 def card_html(source: Source, question: str, cited: bool) -> str:
@@ -233,7 +288,7 @@ def history_messages(turns: list[Turn]) -> list[dict[str, str]]:
 
 
 def show_answer(answer: Answer, expanded: bool) -> None:
-    st.html(answer_html(answer.text, declined=answer.declined))
+    st.html(checked_answer_html(answer))
     if answer.declined and answer.sources:
         st.caption("The closest passages, which do not answer the question:")
     show_sources(answer.sources, answer.standalone_question, answer.citations, expanded)
@@ -387,7 +442,7 @@ def stream_answer(assistant: Assistant, question: str, history, options: dict) -
             slot.html(answer_html(text, declined=stream.declined, writing=True))
             shown = time.monotonic()
     answer = stream.answer
-    slot.html(answer_html(answer.text, declined=answer.declined))
+    slot.html(checked_answer_html(answer))
     if answer.declined and answer.sources:
         st.caption("The closest passages, which do not answer the question, are listed above.")
     st.caption(timing_caption(answer))

@@ -14,7 +14,9 @@ class Source:
     """A numbered passage the model was given: `[number]` in the answer points here.
 
     Neighbouring hits of one document are joined into one source, so `hits` may hold
-    several; `text` is exactly what the model read (`trimmed` if it was cut to fit).
+    several. `text` is the whole joined passage, shown on the source card; `evidence` is
+    what the model read of it: the sentences that bear on the question, with their
+    neighbours ("" before they are chosen; `trimmed` if cut to fit).
     """
 
     number: int
@@ -26,6 +28,12 @@ class Source:
     score: float  # the best fused retrieval score among its hits
     hits: tuple[Hit, ...]
     trimmed: bool = False
+    evidence: str = ""
+
+    @property
+    def read_text(self) -> str:
+        """What the model reads of this source."""
+        return self.evidence or self.text
 
     @property
     def name(self) -> str:
@@ -47,6 +55,7 @@ class Source:
             "trimmed": self.trimmed,
             "chunk_ids": [h.chunk_id for h in self.hits],
             "text": self.text,
+            "evidence": self.read_text,
         }
 
 
@@ -60,6 +69,7 @@ class Timings:
     generation: float = 0.0
     total: float = 0.0
     tokens: int = 0
+    prompt_tokens: int = 0  # what the model read, chat template included
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -76,9 +86,49 @@ class Timings:
             "generation_s": round(self.generation, 3),
             "total_s": round(self.total, 3),
             "tokens": self.tokens,
+            "prompt_tokens": self.prompt_tokens,
             "tokens_per_s": None
             if self.tokens_per_second is None
             else round(self.tokens_per_second, 1),
+        }
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One answer sentence checked against the sources (see rag.verify).
+
+    `start:end` slices the final answer text back to `sentence`. `quote` is the source
+    sentence that supports it, or, when it is unsupported, the closest one ("" if none
+    comes close); `source_number` is the source holding the quote.
+    """
+
+    sentence: str
+    start: int
+    end: int
+    supported: bool
+    facts: tuple[str, ...]  # the checkable items found in the sentence, as written
+    missing: tuple[str, ...]  # those no source sentence holds
+    source_number: int | None
+    quote: str
+    cited: tuple[int, ...]  # the source numbers the model wrote after the sentence
+    corrected_from: tuple[int, ...] = ()  # what it wrote, when the citation was corrected
+
+    @property
+    def corrected(self) -> bool:
+        return bool(self.corrected_from)
+
+    def as_dict(self) -> dict:
+        return {
+            "sentence": self.sentence,
+            "start": self.start,
+            "end": self.end,
+            "supported": self.supported,
+            "facts": list(self.facts),
+            "missing": list(self.missing),
+            "source_number": self.source_number,
+            "quote": self.quote,
+            "cited": list(self.cited),
+            "corrected_from": list(self.corrected_from),
         }
 
 
@@ -90,13 +140,22 @@ class Answer:
     sources: tuple[Source, ...]  # every source consulted, numbered from 1
     citations: tuple[int, ...]  # the source numbers the text cites, in order of first use
     declined: bool  # the documents do not hold the answer
-    decline_reason: str = ""  # "no-evidence" (decided before the model) or "model"
+    # "no-evidence" (decided before the model), "model" (its own "cannot find") or
+    # "unsupported" (nothing it claimed is in the sources; see rag.declining)
+    decline_reason: str = ""
     timings: Timings = field(default_factory=Timings)
+    claims: tuple[ClaimCheck, ...] = ()  # each answer sentence checked (rag.verify)
+    # What the decline decision saw of the evidence (see rag.declining.EvidenceSignals).
+    signals: dict = field(default_factory=dict)
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:
         by_number = {s.number: s for s in self.sources}
         return tuple(by_number[n] for n in self.citations)
+
+    @property
+    def unsupported_claims(self) -> tuple[ClaimCheck, ...]:
+        return tuple(c for c in self.claims if not c.supported)
 
     def as_dict(self) -> dict:
         return {
@@ -108,4 +167,6 @@ class Answer:
             "citations": list(self.citations),
             "sources": [s.as_dict() for s in self.sources],
             "timings": self.timings.as_dict(),
+            "claims": [c.as_dict() for c in self.claims],
+            "signals": self.signals,
         }

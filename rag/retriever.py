@@ -84,6 +84,16 @@ class Retriever:
                 self._passages = self.store.passage_count()
                 self._seen_version = version
 
+    def question_weights(self, query: str) -> tuple[list[tuple[str, ...]], list[float]]:
+        """The question's content words (as stems, one per language) and their IDF in this
+        index: how much each word says about which passage answers it."""
+        self.refresh()
+        word_stems = query_word_stems(query)
+        frequencies = self.store.passage_frequencies(
+            [stem for stems in word_stems for stem in stems]
+        )
+        return word_stems, word_weights(word_stems, self._passages, frequencies)
+
     def weights_for(self, query: str) -> tuple[float, float]:
         """(dense weight, sentence weight) for this question: leaning on its words if the
         embedder does not know its language."""
@@ -146,11 +156,7 @@ class Retriever:
         if sentence_weight > 0 and match:
             depth = max(self.settings.rerank_depth, k)
             rows = self.store.chunk_rows(best[:depth])  # the hits are read from these too
-            word_stems = query_word_stems(query)
-            frequencies = self.store.passage_frequencies(
-                [stem for stems in word_stems for stem in stems]
-            )
-            weights = word_weights(word_stems, self._passages, frequencies)
+            word_stems, weights = self.question_weights(query)
             for cid, row in rows.items():
                 fused[cid] += sentence_weight * best_sentence_share(row.text, word_stems, weights)
             best = sorted(best[:depth], key=lambda cid: (-fused[cid], cid))

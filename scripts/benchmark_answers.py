@@ -175,7 +175,8 @@ def declining(
         outcome = {True: [], False: []}
         for q in questions:
             hits = retriever.search(q.question, k=assistant_settings.k)
-            outcome[q.answerable].append(not assistant.has_evidence(q.question, hits))
+            signals = assistant.evidence_signals(q.question, merge_neighbours(hits))
+            outcome[q.answerable].append(assistant_settings.decline.before_model(signals))
         whole = {True: [], False: []}
         for answerable in (True, False):
             sample = [q for q in questions if q.answerable == answerable][:with_model]
@@ -186,7 +187,7 @@ def declining(
         "unanswerable_declined": round(sum(outcome[False]) / len(outcome[False]), 3),
         "answerable": len(outcome[True]),
         "answerable_wrongly_declined": round(sum(outcome[True]) / len(outcome[True]), 3),
-        "min_evidence": assistant_settings.min_evidence,
+        "policy": assistant_settings.decline.__dict__,
     }
     if with_model:
         result["with_model"] = {

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from rag import ingest_paths
 from rag.chat import Assistant
+from rag.llm.fake import EchoGenerator
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 EVIL = (
@@ -22,7 +23,9 @@ OWN_TAGS = {"style", "div", "span", "mark"}
 @pytest.fixture
 def app_env(monkeypatch, tmp_path, docs, index_dir, embedder):
     (docs / "evil.md").write_text(EVIL, encoding="utf-8")
-    (docs / "odd<b>name.md").write_text("# Odd\n\nThe warranty claim form is online.\n")
+    (docs / "odd<b>name.md").write_text(
+        "# Odd\n\nClick here for the warranty claim form (evil script alert img src example).\n"
+    )
     ingest_paths([docs], index_dir, embedder)
     monkeypatch.setenv("RAG_INDEX_DIR", str(index_dir))
     monkeypatch.setenv("RAG_DOCS_DIR", str(tmp_path / "managed"))
@@ -241,3 +244,39 @@ def test_sidebar_settings_reach_the_assistant(app_env, monkeypatch):
     assert len(cards(at)) <= 3
     info = at.sidebar.expander[0].text[0].value
     assert "Answer model: echo" in info and "Context: 2048 tokens" in info
+
+
+def test_an_unsupported_sentence_is_marked_with_what_the_source_says(
+    app_env, monkeypatch, index_dir, embedder
+):
+    """The model gets a number wrong and cites the wrong source for a date: the first is
+    marked with the handbook's own sentence beneath, the second's citation corrected."""
+    (app_env / "requests.md").write_text(
+        "# Requests\n\nPaid holiday days per year are requested in the HR portal; unused "
+        "requests expire after a week.\n",
+        encoding="utf-8",
+    )
+    ingest_paths([app_env], index_dir, embedder)
+
+    def reply(self, messages, *, temperature, max_tokens):
+        labels = dict(re.findall(r"^\[(\d+)\] (\S+)", messages[-1]["content"], re.MULTILINE))
+        number = {name: n for n, name in labels.items()}
+        yield f"Every employee has 25 days of paid holiday per year [{number['handbook.md']}]. "
+        yield f"Unused days expire on 31 March [{number['requests.md']}]."
+
+    monkeypatch.setattr(EchoGenerator, "stream", reply)
+    at = ask(start(), "How many paid holiday days per year, and when do unused days expire?")
+    (answer,) = answers(at)
+    marked = re.search(r'<mark class="rd-unsupported"[^>]*>(.*?)</mark>', answer).group(1)
+    assert "25 days of paid holiday" in marked and "⚠ not in the sources" in answer
+    assert "The source says: " in answer and "handbook.md" in answer
+    assert "“Every employee has 23 days of paid holiday per year.”" in answer
+    corrected = re.search(r"Citation corrected from \[(\d+)\] to \[(\d+)\]", answer)
+    assert corrected and corrected.group(1) != corrected.group(2)
+    shown = re.sub("<[^>]+>", "", answer)
+    assert f"Unused days expire on 31 March [{corrected.group(2)}]" in shown
+
+    # The conversation replayed on the next run shows the same marks.
+    at.run()
+    assert not at.exception, at.exception
+    assert answers(at) == [answer]

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from test_cli import assert_clean_error, cli
 
+from rag import Retriever, ask, ingest_paths
+from rag.chat import Assistant
+from rag.llm.fake import EchoGenerator
+
 QUESTION = "How long is the lamp warranty?"
 
 
@@ -48,3 +52,42 @@ def test_ask_errors_are_one_clear_line(tmp_path):
     assert_clean_error(dead, 2, "cannot reach the model server at http://127.0.0.1:9/v1")
     bad = cli(tmp_path, "rag.ask", QUESTION, RAG_LLM_MODEL="echo", RAG_LLM_CONTEXT="big")
     assert_clean_error(bad, 2, "RAG_LLM_CONTEXT='big'")
+
+
+ALLOWANCE = (
+    "# Travel\n\nThe daily meal allowance (per diem) is 62 euros inside the country and "
+    "85 euros abroad.\n"
+)
+
+
+def ask_in_process(tmp_path, monkeypatch, embedder, reply: str, *args: str) -> None:
+    """rag.ask's main over a real index, with the model replying `reply`."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "travel.md").write_text(ALLOWANCE, encoding="utf-8")
+    ingest_paths([docs], tmp_path / "index", embedder)
+    retriever = Retriever.open(tmp_path / "index", embedder)
+    assistant = Assistant(retriever, EchoGenerator(reply=reply))
+    monkeypatch.setattr(ask, "default_assistant", lambda index: assistant)
+    assert ask.main(["What is the meal allowance abroad?", *args]) == 0
+
+
+def test_ask_names_the_unsupported_sentence_and_what_the_source_says(
+    tmp_path, monkeypatch, capsys, embedder
+):
+    reply = "The allowance abroad is 90 euros [1]. Inside the country it is 62 euros [1]."
+    ask_in_process(tmp_path, monkeypatch, embedder, reply)
+    out = capsys.readouterr().out
+    checks, _, sources = out.partition("\n\nSources:\n")
+    assert checks.splitlines()[-1] == (
+        'unsupported: "The allowance abroad is 90 euros [1]." — the source says: "The daily '
+        'meal allowance (per diem) is 62 euros inside the country and 85 euros abroad." '
+        "[1] travel.md"
+    )
+    assert checks.count("unsupported:") == 1 and sources.startswith("[1] ")
+
+
+def test_ask_json_holds_the_sentence_checks(tmp_path, monkeypatch, capsys, embedder):
+    ask_in_process(tmp_path, monkeypatch, embedder, "It is 85 euros abroad [1].", "--json")
+    (claim,) = json.loads(capsys.readouterr().out)["claims"]
+    assert claim["supported"] and claim["facts"] == ["85 euros"] and claim["source_number"] == 1

@@ -12,12 +12,15 @@ from rag.chat import (
     looks_like_follow_up,
     resolve_citations,
 )
+from rag.declining import DeclinePolicy
 from rag.errors import ConfigError
 from rag.llm.fake import EchoGenerator
 from rag.prompting import DECLINE
 
 # The hash embedder's cosines are word-overlap scores; any real overlap clears this.
-TEST_SETTINGS = AnswerSettings(min_evidence=0.05, min_evidence_other_language=0.05)
+TEST_SETTINGS = AnswerSettings(
+    decline=DeclinePolicy(min_cosine=0.05, min_cosine_other_language=0.05, min_coverage=0.0)
+)
 
 
 class ScriptedGenerator(EchoGenerator):
@@ -57,7 +60,7 @@ def test_answer_streams_and_keeps_only_citations_that_point_somewhere(retriever)
 
 def test_weak_evidence_declines_without_asking_the_model(retriever):
     generator = EchoGenerator("should never be said")
-    strict = AnswerSettings(min_evidence=0.99, min_evidence_other_language=0.99)
+    strict = AnswerSettings(decline=DeclinePolicy(min_cosine=0.99, min_cosine_other_language=0.99))
     answer = Assistant(retriever, generator, strict).answer("How long is the warranty?")
     assert answer.declined and answer.decline_reason == "no-evidence"
     assert answer.text == NOT_FOUND["en"]

@@ -15,7 +15,7 @@ from test_prompting import GOLDEN, sources_for_golden
 
 from rag import Retriever, ingest_paths
 from rag.chat import Assistant
-from rag.config import GeneratorSettings
+from rag.config import FAST_GENERATOR, GeneratorSettings
 from rag.errors import ModelNotFoundError
 from rag.llm import GeneratorError, count_prompt_tokens, make_generator
 from rag.llm import llama as llama_module
@@ -29,7 +29,8 @@ QUESTION = [{"role": "user", "content": "What is the capital of France? Answer i
 
 @pytest.fixture(scope="module")
 def bundled():
-    generator = LlamaCppGenerator(GeneratorSettings())
+    # The small bundled model: these tests are about the generator, not answer quality.
+    generator = LlamaCppGenerator(GeneratorSettings(model=FAST_GENERATOR))
     generator.warm_up()
     return generator
 
@@ -189,7 +190,7 @@ def llama_server(tmp_path_factory):
     log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.llm.serve", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--n_ctx", "2048"],
+        + ["--model", "smollm2", "--n_ctx", "2048"],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,

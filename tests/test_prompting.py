@@ -110,8 +110,8 @@ def test_packing_keeps_best_first_and_trims_with_a_marker():
     budget = empty + 200
     packed = pack_sources(question, sources, "en", budget, word_count)
     assert [s.name for s in packed] == ["a.md", "b.md"]
-    assert packed[1].trimmed and packed[1].text.endswith(TRIM_MARKER)
-    kept = packed[1].text.removesuffix(TRIM_MARKER)
+    assert packed[1].trimmed and packed[1].evidence.endswith(TRIM_MARKER)
+    kept = packed[1].evidence.removesuffix(TRIM_MARKER)
     assert long_text.startswith(kept) and long_text[len(kept)] == " "  # cut between words
     total = word_count("\n".join(m["content"] for m in answer_messages(question, packed, "en")))
     assert total <= budget

