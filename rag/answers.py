@@ -140,8 +140,9 @@ class Answer:
     sources: tuple[Source, ...]  # every source consulted, numbered from 1
     citations: tuple[int, ...]  # the source numbers the text cites, in order of first use
     declined: bool  # the documents do not hold the answer
-    # "no-evidence" (decided before the model), "model" (its own "cannot find") or
-    # "unsupported" (nothing it claimed is in the sources; see rag.declining)
+    # "no-evidence" (off topic: decided before the model), "doubt" (the calibrated
+    # score said the sources do not answer; see rag.declining) or "model" (its own
+    # "cannot find" reply)
     decline_reason: str = ""
     timings: Timings = field(default_factory=Timings)
     claims: tuple[ClaimCheck, ...] = ()  # each answer sentence checked (rag.verify)

@@ -93,6 +93,7 @@ class AnswerStream:
         started: float,
         signals: EvidenceSignals | None = None,
         policy: DeclinePolicy | None = None,
+        decline_reason: str = "no-evidence",
     ):
         self.question = question
         self.standalone_question = standalone_question
@@ -100,8 +101,9 @@ class AnswerStream:
         self.language = language
         self.signals = signals
         self._policy = policy or DeclinePolicy()
-        # No pieces: the evidence was too weak and the model is not asked.
+        # No pieces: the evidence says the documents do not answer; the model does not write.
         self.declined = pieces is None
+        self._decline_reason = decline_reason
         self._pieces = pieces
         self._timings = timings
         self._started = started
@@ -145,17 +147,15 @@ class AnswerStream:
         citations: tuple[int, ...] = ()
         claims: tuple[ClaimCheck, ...] = ()
         if self.declined:
-            reason = "no-evidence"
+            reason = self._decline_reason
         else:
             text, citations = resolve_citations(text, len(self.sources))
             model_declined = says_not_found(text)
             if not model_declined:
+                # A corrected citation changes the text: map the citations again.
                 text, claims = verify_answer(text, self.sources)
                 text, citations = resolve_citations(text, len(self.sources))
-            signals = self.signals or EvidenceSignals(None, 1.0, True)
-            reason = self._policy.after_model(model_declined, claims, signals)
-            if reason == "unsupported":
-                text = NOT_FOUND[self.language]
+            reason = self._policy.after_model(model_declined)
         self._answer = Answer(
             question=self.question,
             standalone_question=self.standalone_question,
@@ -166,8 +166,14 @@ class AnswerStream:
             decline_reason=reason,
             timings=timings,
             claims=() if reason else claims,
-            signals=self.signals.as_dict() if self.signals else {},
+            signals=self._signals_dict(),
         )
+
+    def _signals_dict(self) -> dict:
+        if self.signals is None:
+            return {}
+        doubt = self._policy.doubt(self.signals)
+        return {**self.signals.as_dict(), "doubt": None if doubt is None else round(doubt, 4)}
 
     @property
     def answer(self) -> Answer:
@@ -249,31 +255,41 @@ class Assistant:
         timings = Timings(rewrite=rewritten - started, retrieval=retrieved - rewritten)
         language = language_of_prompt(guess_language(question))
 
-        def declined(closest: Sequence[Source]) -> AnswerStream:
+        policy = settings.decline
+
+        def declined(reason: str = "no-evidence") -> AnswerStream:
+            # The closest passages are shown, whole, with the "not found" reply.
             return AnswerStream(
-                question, standalone, tuple(closest), None, language, timings, started, signals
+                question,
+                standalone,
+                tuple(merged),
+                None,
+                language,
+                timings,
+                started,
+                signals,
+                policy,
+                decline_reason=reason,
             )
 
-        if not hits or settings.decline.before_model(signals):
-            return declined(merged)
+        if not hits or policy.before_model(signals):
+            return declined()
         sources = self.fit_sources(standalone, merged, language, settings)
         if not sources:  # not one passage fits beside the question
-            return declined(merged)
+            return declined()
         messages = answer_messages(standalone, sources, language)
         timings = replace(timings, prompt_tokens=count_prompt_tokens(self.generator, messages))
+        probe = getattr(self.generator, "first_token_probability", None)
+        if probe is not None and policy.max_doubt < 1.0:
+            # Reads the prompt; the generation below starts from it.
+            signals = signals.with_probability(probe(messages, DECLINE[language]))
+            if policy.declines_on_doubt(signals):
+                return declined("doubt")
         pieces = self.generator.stream(
             messages, temperature=settings.temperature, max_tokens=settings.max_tokens
         )
         return AnswerStream(
-            question,
-            standalone,
-            sources,
-            pieces,
-            language,
-            timings,
-            started,
-            signals,
-            settings.decline,
+            question, standalone, sources, pieces, language, timings, started, signals, policy
         )
 
     # -- stages ---------------------------------------------------------------------------

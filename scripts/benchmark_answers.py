@@ -9,14 +9,13 @@
 4. Follow-ups: for each conversation of the cases file, where the expected file ranks when
    searching the follow-up as typed, as the model rewrote it, and as the previous question
    joined with the follow-up.
-5. Declining on `../shared/eval/clapnq`: the share of unanswerable questions declined
-   before the model is asked, and of answerable ones wrongly declined, over all 600; then
-   the same shares for whole answers (the model's own "cannot find" counted too) on the
-   first `--clapnq-with-model` questions of each kind (default 50).
+
+Declining is measured by `scripts/calibrate_declining.py` (the curve) and
+`python -m rag.eval ../shared/eval/clapnq --answers` (whole answers).
 
 Nothing asserts on speed; the core count and load are printed beside the numbers.
 
-    python scripts/benchmark_answers.py [--json] [--skip-clapnq] [--clapnq-index DIR]
+    python scripts/benchmark_answers.py [--json]
 """
 
 from __future__ import annotations
@@ -34,9 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rag import Retriever, ingest_paths  # noqa: E402
-from rag.chat import AnswerSettings, Assistant  # noqa: E402
+from rag.answer_eval import contains_answer  # noqa: E402
+from rag.chat import Assistant  # noqa: E402
 from rag.config import GeneratorSettings  # noqa: E402
-from rag.eval import load_dataset  # noqa: E402
+from rag.eval import percentile  # noqa: E402
 from rag.llm.llama import LlamaCppGenerator, resolve_model_path, self_test  # noqa: E402
 from rag.prompting import answer_messages, merge_neighbours, pack_sources  # noqa: E402
 
@@ -96,26 +96,63 @@ def measure_long_prompt(generator, retriever, target_tokens=1500, runs=3) -> dic
     }
 
 
-def answer_questions(assistant) -> list[dict]:
+def answer_questions(assistant, rounds: int = 2) -> dict:
+    """The cases file's questions end to end, `rounds` times (the first round reads each
+    system prompt cold): each answer, whether it holds the expected fact, its prompt size
+    and timings; then p50/p95 over the later rounds."""
     rows = []
-    for case in CASES["questions"]:
-        started = time.perf_counter()
-        answer = assistant.answer(case["question"])
-        elapsed = time.perf_counter() - started
-        rows.append(
-            {
-                "question": case["question"],
-                "answer": answer.text,
-                "declined": answer.declined,
-                "citations": list(answer.citations),
-                "top_source": answer.sources[0].label if answer.sources else None,
-                "expected_source": case["source"],
-                "seconds": round(elapsed, 2),
-                "first_token_s": answer.timings.first_token,
-            }
-        )
-        log(f"  {elapsed:5.1f} s  {case['question']}")
-    return rows
+    for round_number in range(rounds):
+        for case in CASES["questions"]:
+            started = time.perf_counter()
+            answer = assistant.answer(case["question"])
+            elapsed = time.perf_counter() - started
+            timings = answer.timings
+            expected = case.get("answer")
+            rows.append(
+                {
+                    "round": round_number,
+                    "question": case["question"],
+                    "answer": answer.text,
+                    "declined": answer.declined,
+                    "decline_reason": answer.decline_reason,
+                    "right": (not answer.declined and contains_answer(answer.text, (expected,)))
+                    if expected
+                    else answer.declined,
+                    "citations": list(answer.citations),
+                    "unsupported_claims": len(answer.unsupported_claims),
+                    "top_source": answer.sources[0].label if answer.sources else None,
+                    "expected_source": case["source"],
+                    "prompt_tokens": timings.prompt_tokens,
+                    "first_token_s": None
+                    if timings.first_token is None
+                    else round(timings.rewrite + timings.retrieval + timings.first_token, 2),
+                    "seconds": round(elapsed, 2),
+                }
+            )
+            log(f"  {elapsed:5.1f} s  {case['question']}")
+    later = [r for r in rows if r["round"] > 0] or rows
+    first = sorted(r["first_token_s"] for r in later if r["first_token_s"] is not None)
+    whole = sorted(r["seconds"] for r in later if not r["declined"])
+    prompts = sorted(r["prompt_tokens"] for r in later if r["prompt_tokens"])
+
+    def p(values, q):
+        return round(percentile(values, q), 2) if values else None
+
+    return {
+        "answers": rows,
+        "right": f"{sum(r['right'] for r in later)}/{len(later)}",
+        "first_token_s_p50": p(first, 0.5),
+        "first_token_s_p95": p(first, 0.95),
+        "answer_s_p50": p(whole, 0.5),
+        "answer_s_p95": p(whole, 0.95),
+        "prompt_tokens": {
+            "min": prompts[0] if prompts else None,
+            "p25": p(prompts, 0.25),
+            "p50": p(prompts, 0.5),
+            "p75": p(prompts, 0.75),
+            "max": prompts[-1] if prompts else None,
+        },
+    }
 
 
 def rank_of(retriever, query: str, expected: str, k: int = 5) -> int | None:
@@ -163,52 +200,9 @@ def follow_ups(assistant) -> dict:
     return {"cases": rows, "summary": summary}
 
 
-def declining(
-    assistant_settings: AnswerSettings, index_dir: Path, generator, with_model: int
-) -> dict:
-    """Evidence declines on every clapnq question; with `with_model` > 0, also whole
-    answers (the model's own "cannot find" included) on that many of each kind."""
-    _, questions = load_dataset(CLAPNQ)
-    ingest_paths([CLAPNQ / "docs"], index_dir)
-    with Retriever.open(index_dir) as retriever:
-        assistant = Assistant(retriever, generator, settings=assistant_settings)
-        outcome = {True: [], False: []}
-        for q in questions:
-            hits = retriever.search(q.question, k=assistant_settings.k)
-            signals = assistant.evidence_signals(q.question, merge_neighbours(hits))
-            outcome[q.answerable].append(assistant_settings.decline.before_model(signals))
-        whole = {True: [], False: []}
-        for answerable in (True, False):
-            sample = [q for q in questions if q.answerable == answerable][:with_model]
-            for q in sample:
-                whole[answerable].append(assistant.answer(q.question).declined)
-    result = {
-        "unanswerable": len(outcome[False]),
-        "unanswerable_declined": round(sum(outcome[False]) / len(outcome[False]), 3),
-        "answerable": len(outcome[True]),
-        "answerable_wrongly_declined": round(sum(outcome[True]) / len(outcome[True]), 3),
-        "policy": assistant_settings.decline.__dict__,
-    }
-    if with_model:
-        result["with_model"] = {
-            "questions_per_kind": with_model,
-            "unanswerable_declined": round(sum(whole[False]) / len(whole[False]), 3),
-            "answerable_wrongly_declined": round(sum(whole[True]) / len(whole[True]), 3),
-        }
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--skip-clapnq", action="store_true")
-    parser.add_argument("--clapnq-index", type=Path, default=None)
-    parser.add_argument(
-        "--clapnq-with-model",
-        type=int,
-        default=50,
-        help="also answer this many answerable and unanswerable clapnq questions in full",
-    )
     args = parser.parse_args()
 
     result = {"cores": os.cpu_count(), "load_before": os.getloadavg()[0]}
@@ -227,14 +221,6 @@ def main() -> None:
             result["questions"] = answer_questions(assistant)
             log("follow-ups")
             result["follow_ups"] = follow_ups(assistant)
-        if not args.skip_clapnq:
-            log("clapnq declining")
-            result["clapnq_declining"] = declining(
-                AnswerSettings(),
-                args.clapnq_index or Path(tmp) / "clapnq",
-                generator,
-                args.clapnq_with_model,
-            )
     result["load_after"] = os.getloadavg()[0]
 
     if args.json:
@@ -253,11 +239,21 @@ def main() -> None:
         f"{long_prompt['first_token_s_median']} s (median of {long_prompt['first_token_s_all']}), "
         f"{long_prompt['tokens_per_s_median']} tokens/s"
     )
-    seconds = [row["seconds"] for row in result["questions"]]
-    print(f"sample questions: median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s")
-    for row in result["questions"]:
+    questions = result["questions"]
+    print(
+        f"sample questions: {questions['right']} right; first token p50 "
+        f"{questions['first_token_s_p50']} s, p95 {questions['first_token_s_p95']} s; whole "
+        f"answer p50 {questions['answer_s_p50']} s, p95 {questions['answer_s_p95']} s; prompt "
+        f"tokens {json.dumps(questions['prompt_tokens'])}"
+    )
+    for row in questions["answers"]:
         flag = " (declined)" if row["declined"] else ""
-        print(f"- Q: {row['question']}{flag}\n  A: {row['answer']}  [{row['seconds']} s]")
+        mark = "right" if row["right"] else "WRONG"
+        print(
+            f"- [{row['round']}] Q: {row['question']}{flag}\n  A: {row['answer']}  "
+            f"[{mark}; {row['prompt_tokens']} prompt tokens; first token "
+            f"{row['first_token_s']} s; {row['seconds']} s]"
+        )
     print("follow-ups:", json.dumps(result["follow_ups"]["summary"]))
     for row in result["follow_ups"]["cases"]:
         print(
@@ -266,8 +262,6 @@ def main() -> None:
             f"joined / used: {row['rank_as_typed']}/{row['rank_model_rewrite']}/"
             f"{row['rank_joined']}/{row['rank_standalone']}"
         )
-    if "clapnq_declining" in result:
-        print("clapnq declining:", json.dumps(result["clapnq_declining"]))
 
 
 if __name__ == "__main__":

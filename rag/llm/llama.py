@@ -191,6 +191,42 @@ class LlamaCppGenerator:
                 if text:
                     yield text
 
+    def first_token_probability(self, messages: Sequence[Message], text: str) -> float:
+        """The probability that the reply to `messages` starts with `text`'s first token.
+
+        The model's own inclination to decline ("I cannot find…") is a far better signal
+        than whether its greedy reply happens to decline: on-topic sources that do not
+        answer leave it torn, and the answer comes out anyway. The prompt is read here
+        (from the cached system prompt on), so the generation that follows reads only
+        its last token again.
+        """
+        import numpy as np
+
+        llm = self.warm_up()
+        tokens = self._prompt_tokens(messages)
+        wanted = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        if not wanted:
+            return 0.0
+        with self._generate_lock:
+            self._restore_prefix(llm, messages, tokens)
+            shared = 0
+            evaluated = llm._input_ids[: llm.n_tokens]
+            for a, b in zip(evaluated, tokens[:-1], strict=False):
+                if a != b:
+                    break
+                shared += 1
+            llm.n_tokens = shared
+            llm.eval(tokens[shared:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+            logits = logits.astype(np.float64)
+            logits -= logits.max()
+            weights = np.exp(logits)
+            return float(weights[wanted[0]] / weights.sum())
+
+    def _prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
+        formatted = self._formatter(messages=list(messages))
+        return self._llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=False, special=True)
+
     def _restore_prefix(self, llm, messages: Sequence[Message], tokens: list[int]) -> None:
         """Start from the evaluated system prompt instead of reading it again.
 

@@ -1,0 +1,108 @@
+"""The decline decision: the gate before the model, the calibrated doubt score, and the
+model's own reply, with the hash embedder and a generator that reports its inclination."""
+
+import math
+
+import pytest
+
+from rag import Retriever, ingest_paths
+from rag.chat import NOT_FOUND, AnswerSettings, Assistant
+from rag.declining import DeclinePolicy, EvidenceSignals
+from rag.llm.fake import EchoGenerator
+
+POLICY = DeclinePolicy(
+    min_cosine=0.05,
+    min_cosine_other_language=0.05,
+    doubt_bias=4.0,
+    doubt_log_probability=1.0,
+    doubt_coverage=-2.0,
+    doubt_cosine=-1.0,
+    max_doubt=0.5,
+)
+
+
+class InclinedGenerator(EchoGenerator):
+    """An echo generator that says how likely it is to start with the decline sentence."""
+
+    def __init__(self, probability: float, reply: str = "Every lamp has a three-year warranty."):
+        super().__init__(reply)
+        self.probability = probability
+        self.probed: list[str] = []
+
+    def first_token_probability(self, messages, text):
+        self.probed.append(text)
+        return self.probability
+
+
+@pytest.fixture
+def retriever(docs, index_dir, embedder):
+    ingest_paths([docs], index_dir, embedder)
+    with Retriever.open(index_dir, embedder) as r:
+        yield r
+
+
+def test_the_doubt_score_is_the_logistic_of_its_weighted_signals():
+    signals = EvidenceSignals(best_cosine=0.6, coverage=0.5, known_language=True)
+    assert POLICY.doubt(signals) is None  # no probability: no score
+    sure = signals.with_probability(0.001)
+    expected = 1 / (1 + math.exp(-(4.0 + math.log(0.001) - 2.0 * 0.5 - 0.6)))
+    assert POLICY.doubt(sure) == pytest.approx(expected)
+    assert not POLICY.declines_on_doubt(sure)
+    torn = signals.with_probability(0.9)
+    assert POLICY.declines_on_doubt(torn)
+    # A tiny probability is floored, not a math error.
+    assert POLICY.doubt(signals.with_probability(0.0)) < 0.01
+
+
+def test_a_cosine_in_another_language_is_shifted_before_scoring():
+    shifted = DeclinePolicy(doubt_cosine=-10.0, other_language_cosine_shift=0.2)
+    english = EvidenceSignals(0.5, 0.5, True, 0.1)
+    spanish = EvidenceSignals(0.3, 0.5, False, 0.1)
+    assert shifted.doubt(spanish) == pytest.approx(shifted.doubt(english))
+
+
+def test_the_gate_declines_off_topic_evidence_before_the_model():
+    policy = DeclinePolicy(min_cosine=0.3, min_cosine_other_language=0.2)
+    assert policy.before_model(EvidenceSignals(0.25, 0.9, True))
+    assert not policy.before_model(EvidenceSignals(0.25, 0.9, False))
+    assert policy.before_model(EvidenceSignals(0.9, 0.0, True))  # not one question word
+    assert not policy.before_model(EvidenceSignals(None, 0.4, True))  # dense search off
+
+
+def test_a_torn_model_declines_before_writing(retriever):
+    generator = InclinedGenerator(0.95)
+    settings = AnswerSettings(decline=POLICY)
+    answer = Assistant(retriever, generator, settings).answer("How long is the warranty?")
+    assert answer.declined and answer.decline_reason == "doubt"
+    assert answer.text == NOT_FOUND["en"]
+    assert generator.calls == []  # it never wrote
+    assert generator.probed == ["I cannot find the answer in your documents."]
+    assert answer.sources  # the closest passages are still shown
+    assert answer.signals["decline_probability"] == 0.95
+    assert answer.signals["doubt"] >= 0.5
+
+
+def test_a_sure_model_answers_and_the_signals_say_why(retriever):
+    generator = InclinedGenerator(0.001)
+    settings = AnswerSettings(decline=POLICY)
+    answer = Assistant(retriever, generator, settings).answer(
+        "¿Cuál es la dieta diaria para viajes nacionales?"
+    )
+    assert not answer.declined
+    assert generator.probed == ["No encuentro la respuesta en tus documentos."]
+    assert answer.signals["doubt"] < 0.5
+    assert set(answer.signals) == {
+        "best_cosine",
+        "coverage",
+        "known_language",
+        "decline_probability",
+        "doubt",
+    }
+
+
+def test_without_a_probability_the_doubt_step_is_skipped(retriever):
+    generator = EchoGenerator("Every lamp has a three-year warranty.")  # like a remote server
+    answer = Assistant(retriever, generator, AnswerSettings(decline=POLICY)).answer(
+        "How long is the warranty?"
+    )
+    assert not answer.declined and answer.signals["doubt"] is None
