@@ -299,10 +299,12 @@ class Assistant:
         cosines = [h.dense_score for s in sources for h in s.hits if h.dense_score is not None]
         word_stems, weights = self.retriever.question_weights(question)
         known = self.retriever.embedder.languages
+        language = guess_language(question)
         return EvidenceSignals(
             best_cosine=max(cosines) if cosines else None,
             coverage=best_window_coverage(sources, word_stems, weights),
-            known_language=known is None or guess_language(question) in known,
+            known_language=known is None or language in known,
+            language=language_of_prompt(language),
         )
 
     def fit_sources(

@@ -54,11 +54,12 @@ def test_the_doubt_score_is_the_logistic_of_its_weighted_signals():
     assert POLICY.doubt(signals.with_probability(0.0)) < 0.01
 
 
-def test_a_cosine_in_another_language_is_shifted_before_scoring():
-    shifted = DeclinePolicy(doubt_cosine=-10.0, other_language_cosine_shift=0.2)
-    english = EvidenceSignals(0.5, 0.5, True, 0.1)
-    spanish = EvidenceSignals(0.3, 0.5, False, 0.1)
-    assert shifted.doubt(spanish) == pytest.approx(shifted.doubt(english))
+def test_a_spanish_probability_is_shifted_before_scoring():
+    """ "No encuentro…" starts like many Spanish answers: its probability runs higher."""
+    policy = DeclinePolicy(log_probability_shift={"es": -2.0})
+    english = EvidenceSignals(0.5, 0.5, True, 0.01, language="en")
+    spanish = EvidenceSignals(0.5, 0.5, True, 0.01 * math.exp(2.0), language="es")
+    assert policy.doubt(spanish) == pytest.approx(policy.doubt(english))
 
 
 def test_the_gate_declines_off_topic_evidence_before_the_model():
@@ -96,6 +97,7 @@ def test_a_sure_model_answers_and_the_signals_say_why(retriever):
         "coverage",
         "known_language",
         "decline_probability",
+        "language",
         "doubt",
     }
 
