@@ -1,10 +1,10 @@
 """The Streamlit app: chat with your documents, see the sources, manage the library.
 
-UI only. Answers come from `rag.chat.Assistant`, documents are managed by `rag.library`.
-Document text, file names and model output are untrusted: they reach the page only
-through `st.html` after `html.escape` (no Markdown is processed there, and the only tags
-are this file's own), or through elements that render plain text (tables, `st.text`).
-Messages passed to Markdown elements have every punctuation character escaped.
+UI only. Answers come from `rag.answering.assistant.Assistant`, documents are managed by
+`rag.library`. Document text, file names and model output are untrusted: they reach the
+page only through `st.html` after `html.escape` (no Markdown is processed there, and the
+only tags are this file's own), or through elements that render plain text (tables,
+`st.text`). Messages passed to Markdown elements have every punctuation character escaped.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ import streamlit as st
 
 import ingest
 from rag import RagError, Retriever
-from rag.answers import Answer, ClaimCheck, Source
-from rag.chat import AnswerSettings, Assistant
-from rag.cli import display_path
+from rag.answering.answers import Answer, ClaimCheck, Source
+from rag.answering.assistant import AnswerSettings, Assistant
+from rag.cli.common import display_path
 from rag.config import GeneratorSettings, default_embedder_spec, default_index_dir
-from rag.embedding import Embedder, make_embedder
-from rag.lexical import highlight_spans
 from rag.library import (
     FileResult,
     Library,
@@ -37,6 +35,8 @@ from rag.library import (
     summarize,
 )
 from rag.llm import Generator, make_generator
+from rag.text.embedding import Embedder, make_embedder
+from rag.text.lexical import highlight_spans
 
 SAMPLE_DOCS = Path(__file__).resolve().parent / "sample_docs"
 REDRAW_SECONDS = 0.15  # how often a streamed answer is redrawn

@@ -5,11 +5,11 @@ hits = Retriever.open(".rag_index").search("How many vacation days?", k=5)
 reply = answer("How many vacation days?")  # reply.text, reply.citations, reply.sources
 """
 
-from rag.answers import Answer, Source
-from rag.chat import AnswerSettings, AnswerStream, Assistant, answer, answer_stream
+from rag.answering.answers import Answer, Source
+from rag.answering.assistant import AnswerSettings, AnswerStream, Assistant, answer, answer_stream
 from rag.errors import RagError
-from rag.indexing import IndexWriter, IngestReport, ingest_paths
-from rag.retriever import Retriever
+from rag.index.writer import IndexWriter, IngestReport, ingest_paths
+from rag.search.retriever import Retriever
 from rag.types import Hit
 
 __all__ = [

@@ -56,7 +56,7 @@ class SearchSettings:
     embedder was trained on English, so for a question in another language its cosine is
     mostly noise and the `*_other_language` values apply instead: search leans on the
     words, and the best `rerank_depth` passages also gain `sentence_weight` times the
-    share of the question found in one of their sentences (see rag.cooccurrence).
+    share of the question found in one of their sentences (see rag.text.cooccurrence).
     Measured on the shared evaluation sets (see the README): English questions do best
     at 0.8 without the sentence term (it costs sec10q's table-heavy filings 3 points of
     hit@1), Spanish ones at 0.2 with it.

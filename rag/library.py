@@ -20,12 +20,12 @@ from pathlib import Path
 
 import ingest
 from rag.config import default_index_dir
-from rag.embedding import Embedder, make_embedder
 from rag.errors import ConfigError, RagError
-from rag.indexing import IndexWriter, IngestReport, Plan
-from rag.manifest import MANIFEST_NAME, read_manifest
-from rag.sources import is_under
-from rag.store import Store
+from rag.index.manifest import MANIFEST_NAME, read_manifest
+from rag.index.sources import is_under
+from rag.index.store import Store
+from rag.index.writer import IndexWriter, IngestReport, Plan
+from rag.text.embedding import Embedder, make_embedder
 from rag.types import DocumentRecord
 
 DOCS_DIR_NAME = "documents"

@@ -16,7 +16,7 @@ class Chunk:
     key: str
     position: int  # 0-based order within the document
     text: str
-    start: int  # offsets into the document text (see rag.chunking.document_text)
+    start: int  # offsets into the document text (see rag.text.chunking.document_text)
     end: int
     page: int | None  # 1-based, or None for formats without pages
     heading: str  # heading path joined with " > ", "" when there is none
@@ -35,7 +35,7 @@ class Hit:
     score: float  # the fused score used for ranking (higher is better)
     dense_score: float | None = None  # cosine similarity to the query (None: dense search off)
     lexical_score: float | None = None  # BM25, higher is better (None: no query word matched)
-    # Where the passage sits in its document's text (see rag.chunking.document_text), so
+    # Where the passage sits in its document's text (see rag.text.chunking.document_text), so
     # neighbouring passages of one document can be told apart and joined.
     start: int | None = None
     end: int | None = None

@@ -62,9 +62,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import Embedder, make_embedder
-from rag.indexing import IngestReport, ingest_paths
-from rag.retriever import Retriever
+from rag.index.writer import IngestReport, ingest_paths
+from rag.search.retriever import Retriever
+from rag.text.embedding import Embedder, make_embedder
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO.parent / "shared" / "eval"

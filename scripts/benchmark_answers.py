@@ -33,12 +33,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rag import Retriever, ingest_paths  # noqa: E402
-from rag.answer_eval import contains_answer  # noqa: E402
-from rag.chat import Assistant  # noqa: E402
+from rag.answering.answer_eval import contains_answer  # noqa: E402
+from rag.answering.assistant import Assistant  # noqa: E402
+from rag.answering.prompting import answer_messages, merge_neighbours, pack_sources  # noqa: E402
 from rag.config import GeneratorSettings  # noqa: E402
-from rag.eval import percentile  # noqa: E402
 from rag.llm.llama import LlamaCppGenerator, resolve_model_path, self_test  # noqa: E402
-from rag.prompting import answer_messages, merge_neighbours, pack_sources  # noqa: E402
+from rag.search.retrieval_eval import percentile  # noqa: E402
 
 CASES = json.loads((REPO / "scripts" / "answer_cases.json").read_text(encoding="utf-8"))
 CLAPNQ = REPO.parent / "shared" / "eval" / "clapnq"

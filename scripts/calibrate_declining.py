@@ -3,14 +3,14 @@ unanswerable questions).
 
 For every question, the signals the assistant has before the model writes are recorded
 (best cosine, coverage of the question's words, and the default model's probability of
-starting its reply with the "cannot find" sentence; see rag.declining). Then:
+starting its reply with the "cannot find" sentence; see rag.answering.declining). Then:
 
 1. a logistic regression of "unanswerable" on log(probability), coverage and cosine is
    fitted (numpy, plain gradient descent, standardised features, a little L2);
 2. the curve is printed: for each threshold on the fitted score, the share of
    unanswerable questions declined and of answerable ones wrongly declined (the model's
    own greedy "cannot find" replies are not in it: they only add declines);
-3. the coefficients to put in `rag.declining.DeclinePolicy` are printed in raw units.
+3. the coefficients to put in `rag.answering.declining.DeclinePolicy` are printed in raw units.
 
 The cosine's weight is held at -3 rather than fitted. Fitted freely it comes out near -9:
 clapnq's unanswerable questions are mostly about topics its passages only brush, so a
@@ -42,11 +42,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rag import Retriever, ingest_paths  # noqa: E402
-from rag.chat import AnswerSettings, Assistant  # noqa: E402
-from rag.eval import load_dataset  # noqa: E402
-from rag.lexical import guess_language  # noqa: E402
+from rag.answering.assistant import AnswerSettings, Assistant  # noqa: E402
+from rag.answering.prompting import DECLINE, answer_messages, language_of_prompt, merge_neighbours  # noqa: E402
 from rag.llm import make_generator  # noqa: E402
-from rag.prompting import DECLINE, answer_messages, language_of_prompt, merge_neighbours  # noqa: E402
+from rag.search.retrieval_eval import load_dataset  # noqa: E402
+from rag.text.lexical import guess_language  # noqa: E402
 
 CLAPNQ = REPO.parent / "shared" / "eval" / "clapnq"
 FEATURES = ("log_probability", "coverage", "cosine")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.embedding import HashEmbedder
+from rag.text.embedding import HashEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_EVAL = REPO.parent / "shared" / "eval"

@@ -9,10 +9,10 @@ import pytest
 from conftest import SHARED_EVAL
 
 from rag import Retriever, ingest_paths
-from rag.chat import AnswerSettings, Assistant
+from rag.answering.assistant import AnswerSettings, Assistant
 from rag.config import GeneratorSettings
-from rag.embedding import SentenceTransformerEmbedder
 from rag.llm.llama import LlamaCppGenerator
+from rag.text.embedding import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +150,7 @@ def test_golden_rendered_prompt_of_the_default_model(assistant, language, questi
     """What Qwen reads: our messages inside its own ChatML template."""
     from test_prompting import GOLDEN, sources_for_golden
 
-    from rag.prompting import answer_messages
+    from rag.answering.prompting import answer_messages
 
     prompt = assistant.generator.render(answer_messages(question, sources_for_golden(), language))
     assert prompt == (GOLDEN / f"prompt.qwen.{language}.txt").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rag import ingest_paths
-from rag.chat import Assistant
+from rag.answering.assistant import Assistant
 from rag.llm.fake import EchoGenerator
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from test_cli import assert_clean_error, cli
 
-from rag import Retriever, ask, ingest_paths
-from rag.chat import Assistant
+from rag import Retriever, ingest_paths
+from rag.answering.assistant import Assistant
+from rag.cli import ask
 from rag.llm.fake import EchoGenerator
 
 QUESTION = "How long is the lamp warranty?"
@@ -61,7 +62,7 @@ ALLOWANCE = (
 
 
 def ask_in_process(tmp_path, monkeypatch, embedder, reply: str, *args: str) -> None:
-    """rag.ask's main over a real index, with the model replying `reply`."""
+    """rag.cli.ask's main over a real index, with the model replying `reply`."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "travel.md").write_text(ALLOWANCE, encoding="utf-8")

@@ -27,11 +27,11 @@ from rag.config import (
     default_model_cache_dir,
 )
 from rag.errors import ModelNotFoundError
+from rag.files import sha256_file
 from rag.llm import bundled
 from rag.llm.bundled import QWEN, AssembledModel, Part, assembled_model_path
 from rag.llm.llama import LlamaCppGenerator
 from rag.llm.serve import with_model_file
-from rag.sources import sha256_file
 
 PART_CONTENTS = [b"GGUF" + b"first part " * 50, b"second part " * 40, b"last"]
 

@@ -5,17 +5,17 @@ import threading
 import pytest
 
 from rag import Retriever, ingest_paths
-from rag.chat import (
+from rag.answering.assistant import (
     NOT_FOUND,
     AnswerSettings,
     Assistant,
     looks_like_follow_up,
     resolve_citations,
 )
-from rag.declining import DeclinePolicy
+from rag.answering.declining import DeclinePolicy
+from rag.answering.prompting import DECLINE
 from rag.errors import ConfigError
 from rag.llm.fake import EchoGenerator
-from rag.prompting import DECLINE
 
 # The hash embedder's cosines are word-overlap scores; any real overlap clears this.
 TEST_SETTINGS = AnswerSettings(

@@ -1,9 +1,9 @@
 import pytest
 
 from ingest import ParsedDocument, Section
-from rag.chunking import chunk_document, document_text, embedding_input
 from rag.config import ChunkerSettings
-from rag.embedding import HashEmbedder
+from rag.text.chunking import chunk_document, document_text, embedding_input
+from rag.text.embedding import HashEmbedder
 
 COUNT = HashEmbedder().count_tokens
 SMALL = ChunkerSettings(max_tokens=20, overlap_tokens=6)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from rag.store import DB_NAME
+from rag.index.store import DB_NAME
 
 SUMMARY = "added {} / updated {} / unchanged {} / removed {} / failed {}"
 

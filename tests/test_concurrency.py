@@ -21,9 +21,9 @@ from conftest import REPO, python_child
 from conftest import versioned_text as text_of
 
 from rag import Retriever, ingest_paths
-from rag.embedding import HashEmbedder
-from rag.store import DB_NAME
-from rag.vectors import VectorIndex
+from rag.index.store import DB_NAME
+from rag.index.vectors import VectorIndex
+from rag.text.embedding import HashEmbedder
 
 pytestmark = pytest.mark.slow
 
@@ -35,9 +35,9 @@ WRITER = """
 import json, time
 from pathlib import Path
 
-import rag.indexing
-import rag.store
-from rag.embedding import HashEmbedder
+import rag.index.writer
+import rag.index.store
+from rag.text.embedding import HashEmbedder
 
 ARGS = json.loads(Path({args!r}).read_text())
 HOLD = Path(ARGS["hold"])
@@ -64,14 +64,14 @@ def inside_transaction(method):
 
 
 for name in ("replace_document", "remove_document"):
-    setattr(rag.store.Store, name, inside_transaction(getattr(rag.store.Store, name)))
+    setattr(rag.index.store.Store, name, inside_transaction(getattr(rag.index.store.Store, name)))
 
 for step in ARGS["rounds"]:
     for path, text in step["write"].items():
         Path(path).write_text(text, encoding="utf-8")
     for path in step["delete"]:
         Path(path).unlink()
-    rag.indexing.ingest_paths([ARGS["docs"]], ARGS["index"], SlowEmbedder())
+    rag.index.writer.ingest_paths([ARGS["docs"]], ARGS["index"], SlowEmbedder())
 """
 
 

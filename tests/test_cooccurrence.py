@@ -4,8 +4,8 @@ import pytest
 
 from rag import Retriever, ingest_paths
 from rag.config import SearchSettings
-from rag.cooccurrence import best_sentence_share, idf, word_weights
-from rag.lexical import query_word_stems
+from rag.text.cooccurrence import best_sentence_share, idf, word_weights
+from rag.text.lexical import query_word_stems
 
 
 def test_share_is_the_best_single_sentence():

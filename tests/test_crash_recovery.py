@@ -22,9 +22,9 @@ from conftest import python_child
 from conftest import versioned_text as text_of
 
 from rag import Retriever, ingest_paths
-from rag.embedding import HashEmbedder
-from rag.store import DB_NAME
-from rag.vectors import VECTORS_NAME, VectorIndex
+from rag.index.store import DB_NAME
+from rag.index.vectors import VECTORS_NAME, VectorIndex
+from rag.text.embedding import HashEmbedder
 
 pytestmark = pytest.mark.slow
 
@@ -39,9 +39,9 @@ from pathlib import Path
 
 import faiss
 
-import rag.indexing
-import rag.store
-from rag.embedding import HashEmbedder
+import rag.index.writer
+import rag.index.store
+from rag.text.embedding import HashEmbedder
 
 ARGS = json.loads(Path({args!r}).read_text())
 MARKER = Path(ARGS["marker"])
@@ -81,7 +81,7 @@ def inside_transaction(method):
 
 
 for name in ("replace_document", "record_failure", "remove_document"):
-    setattr(rag.store.Store, name, inside_transaction(getattr(rag.store.Store, name)))
+    setattr(rag.index.store.Store, name, inside_transaction(getattr(rag.index.store.Store, name)))
 
 if ARGS["hang_in_save"]:
     write_index = faiss.write_index
@@ -92,7 +92,7 @@ if ARGS["hang_in_save"]:
 
     faiss.write_index = hanging_write_index
 
-rag.indexing.ingest_paths([ARGS["docs"]], ARGS["index"], SlowEmbedder())
+rag.index.writer.ingest_paths([ARGS["docs"]], ARGS["index"], SlowEmbedder())
 """
 
 
@@ -337,7 +337,9 @@ def test_killed_before_the_first_commit_then_the_cli_completes(tmp_path, index_d
     # The lock died with the process, so a normal run can take it and do everything.
     result = subprocess.run(
         [
-            *python_child("from rag.ingest import main; from rag.cli import run; run(main)"),
+            *python_child(
+                "from rag.cli.ingest import main; from rag.cli.common import run; run(main)"
+            ),
             str(corpus.folder),
             "--index",
             str(index_dir),

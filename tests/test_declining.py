@@ -6,8 +6,8 @@ import math
 import pytest
 
 from rag import Retriever, ingest_paths
-from rag.chat import NOT_FOUND, AnswerSettings, Assistant
-from rag.declining import DeclinePolicy, EvidenceSignals
+from rag.answering.assistant import NOT_FOUND, AnswerSettings, Assistant
+from rag.answering.declining import DeclinePolicy, EvidenceSignals
 from rag.llm.fake import EchoGenerator
 
 POLICY = DeclinePolicy(

@@ -1,14 +1,14 @@
 """Focused evidence: which sentences the model reads, and the coverage signal."""
 
-from rag.answers import Source
-from rag.evidence import (
+from rag.answering.answers import Source
+from rag.answering.evidence import (
     GAP,
     best_window_coverage,
     coverage,
     focus_sources,
     sentence_spans,
 )
-from rag.lexical import query_word_stems
+from rag.text.lexical import query_word_stems
 
 
 def word_count(text: str) -> int:

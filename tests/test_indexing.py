@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from rag import IndexWriter, Retriever, ingest_paths
-from rag.embedding import HashEmbedder
 from rag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
-from rag.store import DB_NAME
-from rag.vectors import VectorIndex
+from rag.index.store import DB_NAME
+from rag.index.vectors import VectorIndex
+from rag.text.embedding import HashEmbedder
 
 
 def chunk_ids(index_dir):
@@ -193,7 +193,7 @@ def test_vectors_are_the_stored_ones(docs, index_dir, embedder):
         blob, text, title, heading = conn.execute(
             "SELECT vector, text, title, heading FROM chunks LIMIT 1"
         ).fetchone()
-    from rag.chunking import embedding_input
+    from rag.text.chunking import embedding_input
 
     stored = np.frombuffer(blob, dtype=np.float32)
     assert np.allclose(stored, embedder.embed([embedding_input(title, heading, text)])[0])

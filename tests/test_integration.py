@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-import rag.embedding as embedding
+import rag.text.embedding as embedding
 from rag import Retriever, ingest_paths
-from rag.embedding import SentenceTransformerEmbedder
 from rag.errors import ModelNotFoundError
+from rag.text.embedding import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,7 @@ import pytest
 
 from rag import Retriever
 from rag.errors import ConfigError, IndexLockedError
+from rag.index.locking import WriteLock
 from rag.library import (
     MAX_NAME_BYTES,
     Library,
@@ -16,7 +17,6 @@ from rag.library import (
     safe_filename,
     summarize,
 )
-from rag.locking import WriteLock
 
 
 @pytest.fixture

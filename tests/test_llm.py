@@ -14,7 +14,8 @@ from conftest import REPO, free_port
 from test_prompting import GOLDEN, sources_for_golden
 
 from rag import Retriever, ingest_paths
-from rag.chat import Assistant
+from rag.answering.assistant import Assistant
+from rag.answering.prompting import answer_messages
 from rag.config import FAST_GENERATOR, GeneratorSettings
 from rag.errors import ModelNotFoundError
 from rag.llm import GeneratorError, count_prompt_tokens, make_generator
@@ -22,7 +23,6 @@ from rag.llm import llama as llama_module
 from rag.llm.fake import EchoGenerator
 from rag.llm.llama import LlamaCppGenerator
 from rag.llm.remote import OpenAICompatibleGenerator
-from rag.prompting import answer_messages
 
 QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.answers import Source
-from rag.prompting import (
+from rag.answering.answers import Source
+from rag.answering.prompting import (
     TRIM_MARKER,
     PromptError,
     answer_messages,
@@ -62,7 +62,7 @@ def test_rendering_is_strict():
         render("answer_user.en.txt", sources="x")
     with pytest.raises(PromptError, match="unexpected \\['extra'\\]"):
         render("answer_user.en.txt", sources="x", question="q", extra="y")
-    with pytest.raises(PromptError, match="missing from rag/prompts"):
+    with pytest.raises(PromptError, match="missing from rag/answering/prompts"):
         render("no_such_template.txt")
     # A '$' in document text is data, not a placeholder.
     assert "costs $question" in render(

@@ -4,7 +4,7 @@ import pytest
 
 from rag import Retriever, ingest_paths
 from rag.errors import ConfigError
-from rag.lexical import analyze, fts_match, guess_language, query_terms
+from rag.text.lexical import analyze, fts_match, guess_language, query_terms
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_a_chunk_committed_after_the_last_sync_is_scored_without_error(docs, ind
 
 
 def test_highlight_spans_mark_question_words_in_any_form():
-    from rag.lexical import highlight_spans
+    from rag.text.lexical import highlight_spans
 
     text = "Las políticas de gastos: la Política aplica a todos."
     marked = [text[a:b] for a, b in highlight_spans(text, "¿Qué dice la politica?")]

@@ -1,4 +1,5 @@
-"""rag.verify: each answer sentence's numbers, dates, amounts and names against its sources."""
+"""rag.answering.verify: each answer sentence's numbers, dates, amounts and names against its
+sources."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from rag.answers import Answer, Source
-from rag.prompting import DECLINE
-from rag.verify import extract_facts, number_value, sentence_spans, verify_answer
+from rag.answering.answers import Answer, Source
+from rag.answering.prompting import DECLINE
+from rag.answering.verify import extract_facts, number_value, sentence_spans, verify_answer
 
 ALLOWANCE = (
     "Travel is booked through the portal. The daily meal allowance (per diem) is 62 euros "

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from rag.atomic import atomic_path
 from rag.config import (
     BUNDLED_GENERATOR,
     FAST_GENERATOR,
@@ -33,7 +32,7 @@ from rag.config import (
     default_model_cache_dir,
 )
 from rag.errors import ModelNotFoundError
-from rag.sources import sha256_file
+from rag.files import atomic_path, sha256_file
 
 BUNDLED_PREFIX = "bundled:"
 
@@ -308,7 +307,7 @@ def _blocks_of(part: Part, source: Path) -> Iterator[bytes]:
 
 
 def remove_leftovers(final: Path) -> None:
-    """Delete temporary files of joins that were killed midway (see `rag.atomic`). Only
+    """Delete temporary files of joins that were killed midway (see `rag.files.atomic_path`). Only
     called under the assembly lock, when no other join can be writing one."""
     for leftover in final.parent.glob(f".{final.stem}-*"):
         leftover.unlink(missing_ok=True)

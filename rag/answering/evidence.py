@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from rag.answers import Source
-from rag.lexical import text_stems
+from rag.answering.answers import Source
+from rag.text.lexical import text_stems
 
 # A sentence ends at . ! ? or a line break followed by space; a line of a table is a
 # sentence of its own. Abbreviations cut a sentence short now and then, and the

@@ -18,15 +18,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rag.answers import Answer, ClaimCheck, Source, Timings
-from rag.config import GeneratorSettings, default_index_dir
-from rag.declining import DeclinePolicy, EvidenceSignals
-from rag.errors import ConfigError
-from rag.evidence import best_window_coverage, focus_sources
-from rag.lexical import content_word_stems, guess_language, text_stems
-from rag.llm import make_generator
-from rag.llm.base import Generator, Message, count_prompt_tokens
-from rag.prompting import (
+from rag.answering.answers import Answer, ClaimCheck, Source, Timings
+from rag.answering.declining import DeclinePolicy, EvidenceSignals
+from rag.answering.evidence import best_window_coverage, focus_sources
+from rag.answering.prompting import (
     DECLINE,
     answer_messages,
     language_of_prompt,
@@ -35,8 +30,13 @@ from rag.prompting import (
     render,
     strip_delimiters,
 )
-from rag.retriever import Retriever
-from rag.verify import verify_answer
+from rag.answering.verify import verify_answer
+from rag.config import GeneratorSettings, default_index_dir
+from rag.errors import ConfigError
+from rag.llm import make_generator
+from rag.llm.base import Generator, Message, count_prompt_tokens
+from rag.search.retriever import Retriever
+from rag.text.lexical import content_word_stems, guess_language, text_stems
 
 NOT_FOUND = {
     "en": "Not found in your documents: none of them says enough about this question. "
@@ -52,8 +52,8 @@ class AnswerSettings:
 
     `k` passages are retrieved; the model reads only their sentences that bear on the
     question (with neighbours), `evidence_tokens` of them at most, because prompt length
-    is what the reader waits for (see rag.evidence). `decline` decides from the evidence
-    and the answer whether the documents hold the answer (see rag.declining).
+    is what the reader waits for (see rag.answering.evidence). `decline` decides from the evidence
+    and the answer whether the documents hold the answer (see rag.answering.declining).
     """
 
     k: int = 4

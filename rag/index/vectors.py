@@ -14,8 +14,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from rag.atomic import atomic_path
-from rag.store import Store
+from rag.files import atomic_path
+from rag.index.store import Store
 
 VECTORS_NAME = "vectors.faiss"
 

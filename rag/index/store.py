@@ -1,7 +1,7 @@
 """The index's SQLite database: documents, chunks (with their vectors) and the FTS5 table.
 
 SQLite is the source of truth. Each chunk row carries its own vector, so the FAISS file
-is a cache that can always be brought up to date from here (see rag.vectors). Every change
+is a cache that can always be brought up to date from here (see rag.index.vectors). Every change
 to one document happens in one transaction: a killed process leaves the last commit.
 """
 
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id, position);
 CREATE INDEX IF NOT EXISTS chunks_by_embed_hash ON chunks (embed_hash);
--- What BM25 searches: each chunk's stemmed words (see rag.lexical), and its title and
+-- What BM25 searches: each chunk's stemmed words (see rag.text.lexical), and its title and
 -- heading likewise. Standalone, keyed by chunk id, written in the same transaction as the
 -- chunk. The tokenizer also folds accents, for anything typed straight into a MATCH.
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.atomic import atomic_path
 from rag.config import ChunkerSettings
 from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.files import atomic_path
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"

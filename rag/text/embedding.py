@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.config import BUNDLED_EMBEDDER, default_embedder_spec
 from rag.errors import ConfigError, ModelNotFoundError
-from rag.sources import sha256_file
+from rag.files import sha256_file
 
 # The bundled model's weights, as published; checked before use so a damaged or
 # substituted file is an error rather than silently wrong vectors.

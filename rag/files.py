@@ -1,7 +1,9 @@
-"""Replacing a file so that readers see the old version or the new one, never half of one."""
+"""File helpers every stage shares: replacing a file so that readers see the old version or
+the new one, never half of one, and a file's sha256."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -29,3 +31,11 @@ def atomic_path(target: Path) -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

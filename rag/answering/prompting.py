@@ -1,9 +1,10 @@
 """From hits to the messages a model reads: templates, numbered sources, a token budget.
 
-Templates are package data files (`rag/prompts/`), rendered strictly: a placeholder left
-unfilled or a value nobody asked for is an error, never a silently odd prompt. Document
-text is untrusted. It is quoted between triple-quote lines, and any such line inside it
-is broken up, so a passage cannot close its quotation and speak as the prompt.
+Templates are package data files (`rag/answering/prompts/`), rendered strictly: a
+placeholder left unfilled or a value nobody asked for is an error, never a silently odd
+prompt. Document text is untrusted. It is quoted between triple-quote lines, and any such
+line inside it is broken up, so a passage cannot close its quotation and speak as the
+prompt.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import string
 from collections.abc import Callable, Sequence
 from functools import cache
 
-from rag.answers import Source
+from rag.answering.answers import Source
 from rag.errors import RagError
 from rag.llm.base import Message
 from rag.types import Hit
@@ -35,9 +36,13 @@ class PromptError(RagError):
 @cache
 def load_template(name: str) -> string.Template:
     try:
-        text = (importlib.resources.files("rag") / "prompts" / name).read_text(encoding="utf-8")
+        text = (importlib.resources.files("rag.answering") / "prompts" / name).read_text(
+            encoding="utf-8"
+        )
     except FileNotFoundError:
-        raise PromptError(f"prompt template {name!r} is missing from rag/prompts/") from None
+        raise PromptError(
+            f"prompt template {name!r} is missing from rag/answering/prompts/"
+        ) from None
     return string.Template(text.rstrip("\n"))
 
 

@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from rag.answers import ClaimCheck, Source
-from rag.lexical import STOPWORDS, content_word_stems, fold, text_stems, words
-from rag.prompting import DECLINE
+from rag.answering.answers import ClaimCheck, Source
+from rag.answering.prompting import DECLINE
+from rag.text.lexical import STOPWORDS, content_word_stems, fold, text_stems, words
 
 # -- sentences -----------------------------------------------------------------------------
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest import SUPPORTED_SUFFIXES
 from rag.errors import ConfigError
+from rag.files import sha256_file
 
 
 @dataclass(frozen=True)
@@ -17,14 +17,6 @@ class SourceFile:
     size: int
     mtime: float
     sha256: str
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fingerprint(path: Path) -> SourceFile:

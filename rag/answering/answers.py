@@ -95,7 +95,7 @@ class Timings:
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """One answer sentence checked against the sources (see rag.verify).
+    """One answer sentence checked against the sources (see rag.answering.verify).
 
     `start:end` slices the final answer text back to `sentence`. `quote` is the source
     sentence that supports it, or, when it is unsupported, the closest one ("" if none
@@ -141,12 +141,12 @@ class Answer:
     citations: tuple[int, ...]  # the source numbers the text cites, in order of first use
     declined: bool  # the documents do not hold the answer
     # "no-evidence" (off topic: decided before the model), "doubt" (the calibrated
-    # score said the sources do not answer; see rag.declining) or "model" (its own
+    # score said the sources do not answer; see rag.answering.declining) or "model" (its own
     # "cannot find" reply)
     decline_reason: str = ""
     timings: Timings = field(default_factory=Timings)
-    claims: tuple[ClaimCheck, ...] = ()  # each answer sentence checked (rag.verify)
-    # What the decline decision saw of the evidence (see rag.declining.EvidenceSignals).
+    claims: tuple[ClaimCheck, ...] = ()  # each answer sentence checked (rag.answering.verify)
+    # What the decline decision saw of the evidence (see rag.answering.declining.EvidenceSignals).
     signals: dict = field(default_factory=dict)
 
     @property

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
-from rag.lexical import text_stems
+from rag.text.lexical import text_stems
 
 # A sentence ends at . ! ? ; or a line break; enough for ranking, no language model needed.
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")

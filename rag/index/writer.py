@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 
 import ingest
-from rag.chunking import chunk_document, document_text, embedding_input
 from rag.config import ChunkerSettings, default_index_dir
-from rag.embedding import Embedder, make_embedder
 from rag.errors import RagError
-from rag.lexical import analyze, guess_language
-from rag.locking import WriteLock
-from rag.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
-from rag.sources import SourceFile, fingerprint, is_under, walk
-from rag.store import NewChunk, Store
-from rag.vectors import VectorIndex
+from rag.index.locking import WriteLock
+from rag.index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
+from rag.index.sources import SourceFile, fingerprint, is_under, walk
+from rag.index.store import NewChunk, Store
+from rag.index.vectors import VectorIndex
+from rag.text.chunking import chunk_document, document_text, embedding_input
+from rag.text.embedding import Embedder, make_embedder
+from rag.text.lexical import analyze, guess_language
 
 SAVE_EVERY_SECONDS = 60.0
 

@@ -6,9 +6,9 @@ import argparse
 import json
 import textwrap
 
-from rag.cli import EXIT_OK, display_path, run
+from rag.cli.common import EXIT_OK, display_path, run
 from rag.config import default_index_dir
-from rag.retriever import Retriever
+from rag.search.retriever import Retriever
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -15,14 +15,14 @@ import threading
 from pathlib import Path
 
 from rag.config import SearchSettings, default_index_dir
-from rag.cooccurrence import best_sentence_share, word_weights
-from rag.embedding import Embedder, make_embedder
 from rag.errors import ConfigError, IndexNotFoundError
-from rag.lexical import fts_match, guess_language, query_word_stems
-from rag.manifest import Manifest, read_manifest
-from rag.store import DB_NAME, Store
+from rag.index.manifest import Manifest, read_manifest
+from rag.index.store import DB_NAME, Store
+from rag.index.vectors import VectorIndex
+from rag.text.cooccurrence import best_sentence_share, word_weights
+from rag.text.embedding import Embedder, make_embedder
+from rag.text.lexical import fts_match, guess_language, query_word_stems
 from rag.types import Hit
-from rag.vectors import VectorIndex
 
 
 class Retriever:

@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rag.answers import Answer
-from rag.chat import Assistant
-from rag.eval import Question, normalize, percentile, source_name
-from rag.lexical import guess_language
+from rag.answering.answers import Answer
+from rag.answering.assistant import Assistant
+from rag.search.retrieval_eval import Question, normalize, percentile, source_name
+from rag.text.lexical import guess_language
 
 _DIGIT_SEPARATOR = re.compile(r"(?<=\d)[,.\s'’](?=\d)")
 

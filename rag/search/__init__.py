@@ -1,0 +1,1 @@
+"""The read path: hybrid search over an index directory, and its retrieval benchmark."""
