@@ -91,6 +91,9 @@ def test_a_sure_model_answers_and_the_signals_say_why(retriever):
     )
     assert not answer.declined
     assert generator.probed == ["No encuentro la respuesta en tus documentos."]
+    # The reader waited for the prompt to be read: it counts in the first token's time.
+    timings = answer.timings
+    assert timings.first_token is not None and timings.first_token >= timings.reading > 0
     assert answer.signals["doubt"] < 0.5
     assert set(answer.signals) == {
         "best_cosine",

@@ -65,6 +65,9 @@ class Timings:
 
     rewrite: float = 0.0
     retrieval: float = 0.0
+    # Reading the prompt before deciding whether to write (the decline check); it counts
+    # in first_token and generation too, since the reader waits for it.
+    reading: float = 0.0
     first_token: float | None = None  # from the start of generation
     generation: float = 0.0
     total: float = 0.0
@@ -82,6 +85,7 @@ class Timings:
         return {
             "rewrite_s": round(self.rewrite, 3),
             "retrieval_s": round(self.retrieval, 3),
+            "reading_s": round(self.reading, 3),
             "first_token_s": None if self.first_token is None else round(self.first_token, 3),
             "generation_s": round(self.generation, 3),
             "total_s": round(self.total, 3),

@@ -135,11 +135,13 @@ class AnswerStream:
         )
 
     def _finish(self, text: str, generation: float, first_token: float | None, tokens: int):
+        reading = self._timings.reading
         timings = Timings(
             rewrite=self._timings.rewrite,
             retrieval=self._timings.retrieval,
-            first_token=first_token,
-            generation=generation,
+            reading=reading,
+            first_token=None if first_token is None else reading + first_token,
+            generation=reading + generation if tokens else generation,
             total=time.perf_counter() - self._started,
             tokens=tokens,
             prompt_tokens=self._timings.prompt_tokens,
@@ -282,7 +284,9 @@ class Assistant:
         probe = getattr(self.generator, "first_token_probability", None)
         if probe is not None and policy.max_doubt < 1.0:
             # Reads the prompt; the generation below starts from it.
+            reading = time.perf_counter()
             signals = signals.with_probability(probe(messages, DECLINE[language]))
+            timings = replace(timings, reading=time.perf_counter() - reading)
             if policy.declines_on_doubt(signals):
                 return declined("doubt")
         pieces = self.generator.stream(
