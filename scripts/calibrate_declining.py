@@ -67,8 +67,11 @@ def collect(index_dir: Path) -> list[dict]:
         for done, q in enumerate(questions, 1):
             language = language_of_prompt(guess_language(q.question))
             merged = merge_neighbours(retriever.search(q.question, k=assistant.settings.k))
-            signals = assistant.evidence_signals(q.question, merged)
-            sources = assistant.fit_sources(q.question, merged, language, assistant.settings)
+            weighted = retriever.question_weights(q.question)
+            signals = assistant.evidence_signals(q.question, merged, weighted)
+            sources = assistant.fit_sources(
+                q.question, merged, language, assistant.settings, weighted
+            )
             probability = None
             if sources and not assistant.settings.decline.before_model(signals):
                 messages = answer_messages(q.question, sources, language)

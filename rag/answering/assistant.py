@@ -35,7 +35,7 @@ from rag.config import GeneratorSettings, default_index_dir
 from rag.errors import ConfigError
 from rag.llm import make_generator
 from rag.llm.base import Generator, Message, count_prompt_tokens
-from rag.search.retriever import Retriever
+from rag.search.retriever import QuestionWeights, Retriever
 from rag.text.lexical import content_word_stems, guess_language, text_stems
 
 NOT_FOUND = {
@@ -252,7 +252,9 @@ class Assistant:
             standalone, k=settings.k, source=source, dense_weight=dense_weight
         )
         merged = merge_neighbours(hits)
-        signals = self.evidence_signals(standalone, merged)
+        # The question's words and their IDF: read once, for the signals and the evidence.
+        weighted = self.retriever.question_weights(standalone)
+        signals = self.evidence_signals(standalone, merged, weighted)
         retrieved = time.perf_counter()
         timings = Timings(rewrite=rewritten - started, retrieval=retrieved - rewritten)
         language = language_of_prompt(guess_language(question))
@@ -276,7 +278,7 @@ class Assistant:
 
         if not hits or policy.before_model(signals):
             return declined()
-        sources = self.fit_sources(standalone, merged, language, settings)
+        sources = self.fit_sources(standalone, merged, language, settings, weighted)
         if not sources:  # not one passage fits beside the question
             return declined()
         messages = answer_messages(standalone, sources, language)
@@ -298,10 +300,13 @@ class Assistant:
 
     # -- stages ---------------------------------------------------------------------------
 
-    def evidence_signals(self, question: str, sources: Sequence[Source]) -> EvidenceSignals:
-        """How close the retrieved passages come to the question, for the decline decision."""
+    def evidence_signals(
+        self, question: str, sources: Sequence[Source], weighted: QuestionWeights
+    ) -> EvidenceSignals:
+        """How close the retrieved passages come to the question, for the decline decision.
+        `weighted` is the question's words and their IDF (Retriever.question_weights)."""
         cosines = [h.dense_score for s in sources for h in s.hits if h.dense_score is not None]
-        word_stems, weights = self.retriever.question_weights(question)
+        word_stems, weights = weighted
         known = self.retriever.embedder.languages
         language = guess_language(question)
         return EvidenceSignals(
@@ -312,12 +317,17 @@ class Assistant:
         )
 
     def fit_sources(
-        self, question: str, merged: Sequence[Source], language: str, settings: AnswerSettings
+        self,
+        question: str,
+        merged: Sequence[Source],
+        language: str,
+        settings: AnswerSettings,
+        weighted: QuestionWeights,
     ) -> tuple[Source, ...]:
         """The question-bearing sentences of the sources, within the evidence budget and
         the model's context beside the question and answer."""
         generator = self.generator
-        word_stems, weights = self.retriever.question_weights(question)
+        word_stems, weights = weighted
         focused = focus_sources(
             merged, word_stems, weights, settings.evidence_tokens, generator.count_tokens
         )

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from rag.answering.answers import Source
+from rag.text.cooccurrence import coverage
 from rag.text.lexical import text_stems
 
 # A sentence ends at . ! ? or a line break followed by space; a line of a table is a
@@ -51,18 +52,6 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if end > start:
             spans.append((start, end))
     return spans
-
-
-def coverage(text: str, word_stems: Sequence[tuple[str, ...]], weights: Sequence[float]) -> float:
-    """The share (0 to 1) of the question's word weight that `text` holds."""
-    total = sum(weights)
-    if total <= 0:
-        return 0.0
-    found = text_stems(text)
-    covered = sum(
-        w for stems, w in zip(word_stems, weights, strict=True) if not found.isdisjoint(stems)
-    )
-    return covered / total
 
 
 def score_sentences(

@@ -163,9 +163,7 @@ class LlamaCppGenerator:
         self, messages: Sequence[Message], *, temperature: float, max_tokens: int
     ) -> Iterator[str]:
         llm = self.warm_up()
-        formatted = self._formatter(messages=list(messages))
-        prompt, stop = formatted.prompt, formatted.stop
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        tokens, stop = self._prompt_tokens(messages)
         if len(tokens) + max_tokens > self.context_size:
             raise GeneratorError(
                 f"the prompt ({len(tokens)} tokens) and answer ({max_tokens}) exceed the "
@@ -203,7 +201,7 @@ class LlamaCppGenerator:
         import numpy as np
 
         llm = self.warm_up()
-        tokens = self._prompt_tokens(messages)
+        tokens, _ = self._prompt_tokens(messages)
         wanted = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
         if not wanted:
             return 0.0
@@ -223,9 +221,12 @@ class LlamaCppGenerator:
             weights = np.exp(logits)
             return float(weights[wanted[0]] / weights.sum())
 
-    def _prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
+    def _prompt_tokens(self, messages: Sequence[Message]) -> tuple[list[int], object]:
+        """The prompt the model reads, as tokens of its own chat template, and the
+        template's stop sequences."""
         formatted = self._formatter(messages=list(messages))
-        return self._llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=False, special=True)
+        prompt = formatted.prompt.encode("utf-8")
+        return self._llm.tokenize(prompt, add_bos=False, special=True), formatted.stop
 
     def _restore_prefix(self, llm, messages: Sequence[Message], tokens: list[int]) -> None:
         """Start from the evaluated system prompt instead of reading it again.

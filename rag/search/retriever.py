@@ -24,6 +24,9 @@ from rag.text.embedding import Embedder, make_embedder
 from rag.text.lexical import fts_match, guess_language, query_word_stems
 from rag.types import Hit
 
+# A question's content words (as stems, one per language) and the IDF weight of each.
+QuestionWeights = tuple[list[tuple[str, ...]], list[float]]
+
 
 class Retriever:
     """Search one index. Cheap to open; the embedder loads on the first search."""
@@ -84,7 +87,7 @@ class Retriever:
                 self._passages = self.store.passage_count()
                 self._seen_version = version
 
-    def question_weights(self, query: str) -> tuple[list[tuple[str, ...]], list[float]]:
+    def question_weights(self, query: str) -> QuestionWeights:
         """The question's content words (as stems, one per language) and their IDF in this
         index: how much each word says about which passage answers it."""
         self.refresh()

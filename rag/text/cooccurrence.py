@@ -35,22 +35,23 @@ def word_weights(
     return [idf(passages, max(frequencies.get(stem, 0) for stem in stems)) for stems in word_stems]
 
 
+def coverage(text: str, word_stems: Sequence[tuple[str, ...]], weights: Sequence[float]) -> float:
+    """The share (0 to 1) of the question's word weight that `text` holds."""
+    total = sum(weights)
+    if total <= 0:
+        return 0.0
+    found = text_stems(text)
+    covered = sum(
+        w for stems, w in zip(word_stems, weights, strict=True) if not found.isdisjoint(stems)
+    )
+    return covered / total
+
+
 def best_sentence_share(
     text: str, word_stems: Sequence[tuple[str, ...]], weights: Sequence[float]
 ) -> float:
     """The largest share (0 to 1) of the question's word weight that one sentence holds."""
-    total = sum(weights)
-    if total <= 0:
-        return 0.0
-    best = 0.0
-    for sentence in _SENTENCE_END.split(text):
-        found = text_stems(sentence)
-        if not found:
-            continue
-        covered = sum(
-            weight
-            for stems, weight in zip(word_stems, weights, strict=True)
-            if not found.isdisjoint(stems)
-        )
-        best = max(best, covered)
-    return best / total
+    return max(
+        (coverage(sentence, word_stems, weights) for sentence in _SENTENCE_END.split(text)),
+        default=0.0,
+    )
