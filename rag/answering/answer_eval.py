@@ -19,7 +19,7 @@ from pathlib import Path
 from rag.answering.answers import Answer
 from rag.answering.assistant import Assistant
 from rag.search.retrieval_eval import Question, normalize, percentile, source_name
-from rag.text.lexical import guess_language
+from rag.text.lexical import told_language
 
 _DIGIT_SEPARATOR = re.compile(r"(?<=\d)[,.\s'’](?=\d)")
 
@@ -68,7 +68,7 @@ def score_answer(question: Question, answer: Answer, docs_dir: Path, elapsed: fl
         and contains_answer(answer.text, question.answers),
         "gold_cited": bool(gold_files & cited),
         "gold_given": bool(gold_files & given),
-        "answer_language": None if answer.declined else guess_language(answer.text),
+        "answer_language": None if answer.declined else told_language(answer.text),
         "claims": len(answer.claims),
         "claims_supported": sum(c.supported for c in answer.claims),
         "signals": answer.signals,
@@ -83,6 +83,8 @@ def summarize(records: list[dict]) -> dict:
     answerable = [r for r in records if r["answerable"]]
     unanswerable = [r for r in records if not r["answerable"]]
     answered = [r for r in records if not r["declined"]]
+    # Only answers whose words tell a language count: a bare name is in both.
+    telling = [r for r in answered if r["answer_language"] is not None]
 
     def share(rows: list[dict], test: Callable[[dict], bool]) -> float | None:
         return round(sum(map(test, rows)) / len(rows), 4) if rows else None
@@ -97,7 +99,7 @@ def summarize(records: list[dict]) -> dict:
         "unanswerable_declined": share(unanswerable, lambda r: r["declined"]),
         "gold_file_cited": share(answerable, lambda r: r["gold_cited"]),
         "gold_file_given": share(answerable, lambda r: r["gold_given"]),
-        "answer_in_question_language": share(answered, lambda r: r["answer_language"] == r["lang"]),
+        "answer_in_question_language": share(telling, lambda r: r["answer_language"] == r["lang"]),
         "first_token_s_p50": round(percentile(first, 0.5), 2) if first else None,
         "first_token_s_p95": round(percentile(first, 0.95), 2) if first else None,
         "answer_s_p50": round(percentile(total, 0.5), 2) if total else None,

@@ -71,6 +71,15 @@ def guess_language(text: str, sample_words: int = 2000) -> str:
     return "es" if counts["es"] > counts["en"] else "en"
 
 
+def told_language(text: str) -> str | None:
+    """The language a short text's own words tell, or None when they tell neither: a
+    name, a number or "Catherine Tate [1]" reads the same in English and Spanish."""
+    if not any(w in STOPWORDS[lang] for w in words(text) for lang in LANGUAGES):
+        if not _SPANISH_MARKS & set(text.lower()):
+            return None
+    return guess_language(text)
+
+
 def analyze(text: str, language: str) -> str:
     """The text as FTS5 stores it: stems separated by spaces."""
     return " ".join(_stemmer(language).stemWords(words(text)))
