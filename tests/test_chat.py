@@ -77,9 +77,18 @@ def test_the_models_own_not_found_is_a_decline(retriever):
 
 
 def test_an_answer_citing_nothing_still_lists_what_was_consulted(retriever):
-    generator = EchoGenerator("Three years.")
+    generator = EchoGenerator("Five years.")  # no source says so: nothing to cite
     answer = Assistant(retriever, generator, TEST_SETTINGS).answer("How long is the warranty?")
     assert answer.citations == () and answer.sources and not answer.declined
+    assert answer.text == "Five years."
+
+
+def test_a_supported_answer_citing_nothing_cites_the_source_that_says_it(retriever):
+    generator = EchoGenerator("Three years.")
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer("How long is the warranty?")
+    assert answer.text == "Three years [1]." and answer.citations == (1,)
+    assert answer.claims[0].citation_added and "three-year warranty" in answer.claims[0].quote
+    assert answer.cited_sources[0].name == "faq.txt"
 
 
 def test_citation_markers_are_resolved():

@@ -203,10 +203,30 @@ def test_an_unsupported_sentence_keeps_its_citation():
     assert checked.endswith("[1].") and not check.supported and check.corrected_from == ()
 
 
-def test_a_sentence_citing_nothing_is_checked_against_every_source():
+def test_a_sentence_citing_nothing_is_checked_against_every_source_and_cites_its_own():
     checked, check = only_check("Aura bulbs last 25,000 hours.")
-    assert checked == "Aura bulbs last 25,000 hours."  # no citation is added
+    assert checked == "Aura bulbs last 25,000 hours [3]."
     assert check.supported and check.cited == () and check.source_number == 3
+    assert check.citation_added and check.corrected_from == ()
+    assert checked[check.start : check.end] == checked
+
+
+def test_an_added_citation_keeps_the_offsets_of_the_sentences_after_it():
+    text = "Abroad it is 85 euros. Aura bulbs last 25,000 hours [3]. Nothing else to add"
+    checked, (first, second, third) = verify_answer(text, SOURCES)
+    assert (
+        checked
+        == "Abroad it is 85 euros [1]. Aura bulbs last 25,000 hours [3]. Nothing else to add"
+    )
+    assert first.citation_added and not second.citation_added and not third.citation_added
+    assert checked[second.start : second.end] == "Aura bulbs last 25,000 hours [3]."
+    assert checked[third.start : third.end] == "Nothing else to add"
+
+
+def test_an_unsupported_sentence_citing_nothing_gets_no_citation():
+    checked, check = only_check("Aura bulbs last 90,000 hours.")
+    assert checked == "Aura bulbs last 90,000 hours."
+    assert not check.supported and not check.citation_added
 
 
 def test_facts_shared_between_two_cited_sources():
@@ -238,11 +258,10 @@ def test_a_decline_has_no_claims(decline):
     [
         "",
         "No citations here. The allowance abroad is 90 euros.",
-        "Aura bulbs last 25,000 hours",
         "  Leading and trailing spaces.  \n",
     ],
 )
-def test_text_without_citations_comes_back_unchanged(text):
+def test_text_no_source_supports_comes_back_unchanged(text):
     assert verify_answer(text, SOURCES)[0] == text
 
 
@@ -438,4 +457,5 @@ def test_claims_are_part_of_the_answer_and_its_dict():
         "quote",
         "cited",
         "corrected_from",
+        "citation_added",
     }

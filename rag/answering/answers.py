@@ -116,6 +116,7 @@ class ClaimCheck:
     quote: str
     cited: tuple[int, ...]  # the source numbers the model wrote after the sentence
     corrected_from: tuple[int, ...] = ()  # what it wrote, when the citation was corrected
+    citation_added: bool = False  # it cited nothing; [source_number] was added after it
 
     @property
     def corrected(self) -> bool:
@@ -133,6 +134,7 @@ class ClaimCheck:
             "quote": self.quote,
             "cited": list(self.cited),
             "corrected_from": list(self.corrected_from),
+            "citation_added": self.citation_added,
         }
 
 

@@ -9,7 +9,9 @@ with nothing checkable is supported when a source sentence holds half its conten
 
 Every verdict carries the source sentence it rests on, verbatim, so the reader can see
 the evidence rather than trust a score. When the cited source does not support a
-sentence but another does, the citation in the text is corrected and the check says so.
+sentence but another does, the citation in the text is corrected and the check says so;
+a supported sentence that cites nothing gets its source's number, so every fact the
+reader sees can be traced to a file and page.
 
 It is lexical on purpose: no model, milliseconds per answer, and a verdict anyone can
 retrace. English and Spanish spellings of one value are the same fact: "1,200" and
@@ -660,7 +662,7 @@ def is_decline(text: str) -> bool:
 def verify_answer(text: str, sources: Sequence[Source]) -> tuple[str, tuple[ClaimCheck, ...]]:
     """Check each sentence of `text` against the sources; correct wrong citations.
 
-    Returns the text (the same string unless a citation was corrected) and one
+    Returns the text (the same string unless a citation was corrected or added) and one
     ClaimCheck per sentence, whose `start:end` slice the returned text. A decline
     ("I cannot find the answer…") has no checks.
     """
@@ -676,6 +678,8 @@ def verify_answer(text: str, sources: Sequence[Source]) -> tuple[str, tuple[Clai
         check = _check_sentence(sentence, by_source)
         if check.corrected_from:
             sentence = _CITATIONS.sub(f"[{check.source_number}]", sentence)
+        elif check.citation_added:
+            sentence = with_citation(sentence, check.source_number)
         begin = length + len(gap)
         pieces += [gap, sentence]
         length = begin + len(sentence)
@@ -683,6 +687,16 @@ def verify_answer(text: str, sources: Sequence[Source]) -> tuple[str, tuple[Clai
         last = end
     pieces.append(text[last:])
     return "".join(pieces), tuple(checks)
+
+
+_CLOSING = re.compile(r"[.!?…:;]*$")
+
+
+def with_citation(sentence: str, number: int) -> str:
+    """The sentence with "[number]" before its closing punctuation."""
+    closing = _CLOSING.search(sentence.rstrip())
+    body = sentence.rstrip()[: closing.start()].rstrip()
+    return f"{body} [{number}]{closing.group()}"
 
 
 def _check_sentence(sentence: str, by_source: dict[int, list[Passage]]) -> ClaimCheck:
@@ -704,4 +718,10 @@ def _check_sentence(sentence: str, by_source: dict[int, list[Passage]]) -> Claim
         quote=passage.text if passage else "",
         cited=claim.cited,
         corrected_from=claim.cited if cite_instead is not None else (),
+        # Supported by a source it does not name: the reader is shown which one.
+        # A question (the model echoing one) states nothing to cite.
+        citation_added=supported
+        and not claim.cited
+        and passage is not None
+        and not sentence.rstrip().endswith("?"),
     )

@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
 
 def _print_checks(answer) -> None:
     """The sentences no source supports, each with what its source does say, and the
-    citations that were corrected (the streamed text still shows the model's own)."""
+    citations that were corrected or added (the streamed text still shows the model's own)."""
     by_number = {s.number: s for s in answer.sources}
     lines = []
     for claim in answer.claims:
@@ -73,6 +73,8 @@ def _print_checks(answer) -> None:
             lines.append(
                 f'citation corrected from {was} to [{claim.source_number}]: "{claim.sentence}"'
             )
+        elif claim.citation_added:
+            lines.append(f'citation [{claim.source_number}] added: "{claim.sentence}"')
     if lines:
         print("\n" + "\n".join(lines))
 
