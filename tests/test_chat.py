@@ -197,3 +197,10 @@ def test_copied_quote_delimiters_are_removed_from_the_answer(retriever):
     generator = EchoGenerator('Every lamp has a three-year warranty [1].\n"""')
     answer = Assistant(retriever, generator, TEST_SETTINGS).answer("How long is the warranty?")
     assert answer.text == "Every lamp has a three-year warranty [1]."
+
+
+def test_the_evidence_budget_holds_as_much_text_in_spanish_as_in_english():
+    settings = AnswerSettings(evidence_tokens=200, evidence_token_ratio={"es": 1.5})
+    assert settings.evidence_budget("en") == 200
+    assert settings.evidence_budget("es") == 300
+    assert AnswerSettings().evidence_budget("es") > AnswerSettings().evidence_budget("en")
