@@ -223,6 +223,12 @@ def test_an_added_citation_keeps_the_offsets_of_the_sentences_after_it():
     assert checked[third.start : third.end] == "Nothing else to add"
 
 
+def test_no_citation_is_added_inside_a_fragment_copied_across_an_ellipsis():
+    text = "Aura bulbs last 25,000 hours.… and more"
+    checked, checks = verify_answer(text, SOURCES)
+    assert checked == text and not any(c.citation_added for c in checks)
+
+
 def test_an_unsupported_sentence_citing_nothing_gets_no_citation():
     checked, check = only_check("Aura bulbs last 90,000 hours.")
     assert checked == "Aura bulbs last 90,000 hours."

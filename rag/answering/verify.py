@@ -678,6 +678,10 @@ def verify_answer(text: str, sources: Sequence[Source]) -> tuple[str, tuple[Clai
         check = _check_sentence(sentence, by_source)
         if check.corrected_from:
             sentence = _CITATIONS.sub(f"[{check.source_number}]", sentence)
+        elif check.citation_added and ("…" in sentence or text[end:].lstrip()[:1] == "…"):
+            # A fragment the model copied across a "…" of the evidence: a number in
+            # the middle of it would only cut it further.
+            check = replace(check, citation_added=False)
         elif check.citation_added:
             sentence = with_citation(sentence, check.source_number)
         begin = length + len(gap)
