@@ -111,3 +111,23 @@ def test_without_a_probability_the_doubt_step_is_skipped(retriever):
         "How long is the warranty?"
     )
     assert not answer.declined and answer.signals["doubt"] is None
+
+
+def test_each_bundled_model_gets_the_doubt_score_fitted_on_its_own_probabilities():
+    from rag.answering.declining import FITTED_DOUBT
+    from rag.config import BUNDLED_GENERATOR, FAST_GENERATOR
+
+    default = DeclinePolicy()
+    fast = default.for_model("smollm2")
+    assert fast.doubt_bias == FITTED_DOUBT[FAST_GENERATOR]["doubt_bias"] != default.doubt_bias
+    assert default.for_model(FAST_GENERATOR) == fast
+    assert default.for_model(BUNDLED_GENERATOR) == default
+    assert default.for_model("/models/other.gguf") == default and default.for_model(None) == default
+
+
+def test_the_assistant_uses_its_models_fit_unless_given_a_policy(retriever):
+    generator = InclinedGenerator(0.01)
+    generator.model = "smollm2"
+    assert Assistant(retriever, generator).settings.decline == DeclinePolicy().for_model("smollm2")
+    chosen = Assistant(retriever, generator, AnswerSettings(decline=POLICY))
+    assert chosen.settings.decline == POLICY

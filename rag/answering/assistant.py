@@ -233,7 +233,12 @@ class Assistant:
     ):
         self.retriever = retriever
         self.generator = generator
-        self.settings = settings or AnswerSettings()
+        settings = settings or AnswerSettings()
+        if settings.decline == DeclinePolicy():
+            # The doubt score reads this model's own probabilities: use its fit.
+            model = getattr(generator, "model", None)
+            settings = replace(settings, decline=settings.decline.for_model(model))
+        self.settings = settings
 
     def answer(self, question: str, history: Sequence[Message] = (), **options) -> Answer:
         return self.stream(question, history, **options).answer

@@ -130,6 +130,7 @@ class LlamaCppGenerator:
         self.context_size = self.settings.context_size
         self.threads = self.settings.thread_count
         self.id = display_name(self.settings.model)
+        self.model = self.settings.model  # the spec: which bundled model, or a path
         self.model_path: Path | None = None
         self._llm = None
         self._formatter = None
