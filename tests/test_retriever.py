@@ -1,5 +1,6 @@
 """Hybrid search behaviour with the hash embedder."""
 
+import numpy as np
 import pytest
 
 from rag import Retriever, ingest_paths
@@ -128,3 +129,17 @@ def test_highlight_spans_mark_question_words_in_any_form():
     marked = [text[a:b] for a, b in highlight_spans(text, "¿Qué dice la politica?")]
     assert marked == ["políticas", "Política"]
     assert highlight_spans("anything", "the of") == []
+
+
+def test_questions_use_the_query_form_only_where_the_embedder_has_one():
+    from rag.text.embedding import HashEmbedder, embed_queries
+
+    plain = HashEmbedder()
+    assert np.array_equal(embed_queries(plain, ["a b"]), plain.embed(["a b"]))
+
+    class Prefixed(HashEmbedder):
+        def embed_queries(self, texts):
+            return self.embed([f"query: {t}" for t in texts])
+
+    prefixed = Prefixed()
+    assert np.array_equal(embed_queries(prefixed, ["a b"]), prefixed.embed(["query: a b"]))

@@ -20,7 +20,7 @@ from rag.index.manifest import Manifest, read_manifest
 from rag.index.store import DB_NAME, Store
 from rag.index.vectors import VectorIndex
 from rag.text.cooccurrence import best_sentence_share, word_weights
-from rag.text.embedding import Embedder, make_embedder
+from rag.text.embedding import Embedder, embed_queries, make_embedder
 from rag.text.lexical import fts_match, guess_language, query_word_stems
 from rag.types import Hit
 
@@ -133,7 +133,7 @@ class Retriever:
         match = fts_match(query)
 
         # Candidates from each side.
-        vector = self.embedder.embed([query])[0] if weight > 0 else None
+        vector = embed_queries(self.embedder, [query])[0] if weight > 0 else None
         cosine: dict[int, float] = {}
         if vector is not None:
             allowed = self.store.chunk_ids_for_sources(source) if source else None

