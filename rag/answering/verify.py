@@ -675,13 +675,9 @@ def verify_answer(text: str, sources: Sequence[Source]) -> tuple[str, tuple[Clai
     last = 0
     for start, end in sentence_spans(text):
         gap, sentence = text[last:start], text[start:end]
-        check = _check_sentence(sentence, by_source)
+        check = _check_sentence(sentence, by_source, _can_take_citation(sentence, text[end:]))
         if check.corrected_from:
             sentence = _CITATIONS.sub(f"[{check.source_number}]", sentence)
-        elif check.citation_added and ("…" in sentence or text[end:].lstrip()[:1] == "…"):
-            # A fragment the model copied across a "…" of the evidence: a number in
-            # the middle of it would only cut it further.
-            check = replace(check, citation_added=False)
         elif check.citation_added:
             sentence = with_citation(sentence, check.source_number)
         begin = length + len(gap)
@@ -698,12 +694,21 @@ _CLOSING = re.compile(r"[.!?…:;]*$")
 
 def with_citation(sentence: str, number: int) -> str:
     """The sentence with "[number]" before its closing punctuation."""
-    closing = _CLOSING.search(sentence.rstrip())
-    body = sentence.rstrip()[: closing.start()].rstrip()
-    return f"{body} [{number}]{closing.group()}"
+    sentence = sentence.rstrip()
+    closing = _CLOSING.search(sentence)
+    return f"{sentence[: closing.start()].rstrip()} [{number}]{closing.group()}"
 
 
-def _check_sentence(sentence: str, by_source: dict[int, list[Passage]]) -> ClaimCheck:
+def _can_take_citation(sentence: str, after: str) -> bool:
+    """Whether a citation may be added to a sentence that cites nothing: not to a question
+    (the model echoing one states nothing), nor inside a fragment the model copied across
+    a "…" of the evidence (a number in its middle would only cut it further)."""
+    return not sentence.rstrip().endswith("?") and "…" not in sentence + after.lstrip()[:1]
+
+
+def _check_sentence(
+    sentence: str, by_source: dict[int, list[Passage]], can_take_citation: bool = True
+) -> ClaimCheck:
     """One sentence's check; its offsets are within the sentence (the caller places it)."""
     claim = _Claim.of(sentence)
     if not claim.checkable:
@@ -723,9 +728,5 @@ def _check_sentence(sentence: str, by_source: dict[int, list[Passage]]) -> Claim
         cited=claim.cited,
         corrected_from=claim.cited if cite_instead is not None else (),
         # Supported by a source it does not name: the reader is shown which one.
-        # A question (the model echoing one) states nothing to cite.
-        citation_added=supported
-        and not claim.cited
-        and passage is not None
-        and not sentence.rstrip().endswith("?"),
+        citation_added=supported and not claim.cited and passage is not None and can_take_citation,
     )

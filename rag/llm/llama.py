@@ -130,7 +130,6 @@ class LlamaCppGenerator:
         self.context_size = self.settings.context_size
         self.threads = self.settings.thread_count
         self.id = display_name(self.settings.model)
-        self.model = self.settings.model  # the spec: which bundled model, or a path
         self.model_path: Path | None = None
         self._llm = None
         self._formatter = None
@@ -155,6 +154,11 @@ class LlamaCppGenerator:
         """The exact prompt text the model reads, from the model's own chat template."""
         self.warm_up()
         return self._formatter(messages=list(messages)).prompt
+
+    @property
+    def model(self) -> str:
+        """The spec this generator was made with: a bundled model's name, or a path."""
+        return self.settings.model
 
     def count_tokens(self, text: str) -> int:
         llm = self.warm_up()

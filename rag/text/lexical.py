@@ -74,9 +74,8 @@ def guess_language(text: str, sample_words: int = 2000) -> str:
 def told_language(text: str) -> str | None:
     """The language a short text's own words tell, or None when they tell neither: a
     name, a number or "Catherine Tate [1]" reads the same in English and Spanish."""
-    if not any(w in STOPWORDS[lang] for w in words(text) for lang in LANGUAGES):
-        if not _SPANISH_MARKS & set(text.lower()):
-            return None
+    if _ALL_STOPWORDS.isdisjoint(words(text)) and _SPANISH_MARKS.isdisjoint(text.lower()):
+        return None
     return guess_language(text)
 
 
