@@ -25,17 +25,19 @@ from rag import RagError, Retriever
 from rag.answering.answers import Answer, ClaimCheck, Source
 from rag.answering.assistant import AnswerSettings, Assistant
 from rag.cli.common import display_path
-from rag.config import GeneratorSettings, default_embedder_spec, default_index_dir
+from rag.config import GeneratorSettings, configured_embedder_spec, default_index_dir
+from rag.index.manifest import embedder_spec_for_index
 from rag.library import (
     FileResult,
     Library,
     UploadError,
     default_docs_dir,
     format_size,
+    progress_text,
     summarize,
 )
 from rag.llm import Generator, make_generator
-from rag.text.embedding import Embedder, make_embedder
+from rag.text.embedding import BUNDLED_EMBEDDER_ID, Embedder, make_embedder
 from rag.text.lexical import highlight_spans
 
 SAMPLE_DOCS = Path(__file__).resolve().parent / "sample_docs"
@@ -84,7 +86,9 @@ def read_config() -> Config:
     return Config(
         index_dir=str(index_dir),
         docs_dir=str(default_docs_dir(index_dir)),
-        embedder=default_embedder_spec(),
+        # The index's own embedder (or RAG_EMBEDDER): looked up on every run, so a rebuild
+        # that changed it is picked up.
+        embedder=embedder_spec_for_index(index_dir),
         generator=GeneratorSettings.from_env(),
     )
 
@@ -470,9 +474,14 @@ def run_ingest(label: str, work) -> None:
     """Run an ingest with a progress bar and a line per file; keep the results to show."""
     bar = st.progress(0.0, text=md_escape(label))
     lines = st.container()
+    started = time.perf_counter()
+    pages = 0
 
     def progress(done: int, total: int, result: FileResult) -> None:
-        bar.progress(done / total, text=md_escape(f"{label}: {done} of {total} done"))
+        nonlocal pages
+        pages += result.pages
+        status = progress_text(done, total, pages, time.perf_counter() - started)
+        bar.progress(done / total, text=md_escape(f"{label}: {status}"))
         with lines:
             st.text(
                 f"{result.name}: {result.status}" + (f" ({result.detail})" if result.detail else "")
@@ -593,6 +602,12 @@ def stats_section(library: Library) -> None:
         f"{stats.chunk_tokens} tokens, {stats.overlap_tokens} overlapping\n"
         f"Last ingest: {local_time(stats.last_ingested) if stats.last_ingested else 'never'}"
     )
+    if stats.embedder == BUNDLED_EMBEDDER_ID and not configured_embedder_spec():
+        st.info(
+            "This index was built with all-MiniLM-L6-v2, which reads English only. The "
+            "default is now the multilingual multilingual-e5-small; to switch, run "
+            "`python -m rag.ingest --rebuild` on this index. It keeps answering meanwhile."
+        )
 
 
 def documents_page() -> None:

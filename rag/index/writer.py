@@ -19,8 +19,15 @@ import numpy as np
 import ingest
 from rag.config import ChunkerSettings, default_index_dir
 from rag.errors import RagError
+from rag.index.layout import data_dir
 from rag.index.locking import WriteLock
-from rag.index.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
+from rag.index.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    embedder_spec_for_index,
+    read_manifest,
+    write_manifest,
+)
 from rag.index.sources import SourceFile, fingerprint, is_under, walk
 from rag.index.store import NewChunk, Store
 from rag.index.vectors import VectorIndex
@@ -98,9 +105,12 @@ class IndexWriter:
         chunker: ChunkerSettings | None = None,
         lock_wait: float = 0.0,
     ):
-        """`lock_wait`: seconds to wait for another writer (0: fail at once)."""
+        """`lock_wait`: seconds to wait for another writer (0: fail at once). Without an
+        `embedder`, the one the index was built with (RAG_EMBEDDER, or the default, for a
+        new index)."""
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
-        self.embedder = embedder or make_embedder()
+        self.data_dir = self.index_dir  # the live data folder, known once the lock is held
+        self.embedder = embedder or make_embedder(embedder_spec_for_index(self.index_dir))
         self._chunker = chunker
         self._lock = WriteLock(self.index_dir, lock_wait)
         self.store: Store | None = None
@@ -113,16 +123,18 @@ class IndexWriter:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self._lock.acquire()
         try:
+            # Resolved under the lock: a rebuild switches the live data only while holding it.
+            self.data_dir = data_dir(self.index_dir)
             # Temporary files of a writer that was killed mid-save; only the lock holder
             # writes them, so any found now are leftovers.
             for leftover in (
-                *self.index_dir.glob(".vectors-*"),
-                *self.index_dir.glob(".manifest-*"),
+                *self.data_dir.glob(".vectors-*"),
+                *self.data_dir.glob(".manifest-*"),
             ):
                 leftover.unlink(missing_ok=True)
             self.manifest = self._open_manifest()
-            self.store = Store(self.index_dir)
-            self.vectors = VectorIndex.load(self.index_dir, self.manifest.dimension)
+            self.store = Store(self.data_dir)
+            self.vectors = VectorIndex.load(self.data_dir, self.manifest.dimension)
             self.vectors.sync(self.store)
             self._last_save = time.monotonic()
         except BaseException:
@@ -133,7 +145,7 @@ class IndexWriter:
     def __exit__(self, *exc) -> None:
         try:
             if self.vectors is not None and self.store is not None and self.vectors.dirty:
-                self.vectors.save(self.index_dir)
+                self.vectors.save(self.data_dir)
         finally:
             if self.store is not None:
                 self.store.close()
@@ -142,8 +154,8 @@ class IndexWriter:
     def _open_manifest(self) -> Manifest:
         if not self.embedder.dimension:  # a configured model tells its size once loaded
             self.embedder.embed(["dimension probe"])
-        if (self.index_dir / MANIFEST_NAME).is_file():
-            existing = read_manifest(self.index_dir)
+        if (self.data_dir / MANIFEST_NAME).is_file():
+            existing = read_manifest(self.data_dir)
             wanted = Manifest(
                 self.embedder.id, self.embedder.dimension, self._chunker or existing.chunker
             )
@@ -152,15 +164,16 @@ class IndexWriter:
         manifest = Manifest(
             self.embedder.id, self.embedder.dimension, self._chunker or ChunkerSettings()
         )
-        write_manifest(self.index_dir, manifest)
+        write_manifest(self.data_dir, manifest)
         return manifest
 
     # -- planning -----------------------------------------------------------------------
 
-    def plan(self, roots: list[Path | str]) -> Plan:
-        """Compare the files under `roots` with the index, by content hash."""
+    def plan(self, roots: list[Path | str], exclude: Path | None = None) -> Plan:
+        """Compare the files under `roots` with the index, by content hash. `exclude` is a
+        folder never walked into (default: this index's)."""
         roots = [Path(r) for r in roots]
-        supported, unsupported = walk(roots, exclude=self.index_dir)
+        supported, unsupported = walk(roots, exclude=exclude or self.index_dir)
         plan = Plan()
         for path in unsupported:
             plan.skipped.append(
@@ -211,7 +224,7 @@ class IndexWriter:
             if progress:
                 progress(done, len(todo), source.path, report.pages, report.chunks)
             if self.vectors.dirty and time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
-                self.vectors.save(self.index_dir)
+                self.vectors.save(self.data_dir)
                 self._last_save = time.monotonic()
         report.seconds = time.perf_counter() - started
         return report

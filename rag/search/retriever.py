@@ -16,7 +16,8 @@ from pathlib import Path
 
 from rag.config import SearchSettings, default_index_dir
 from rag.errors import ConfigError, IndexNotFoundError
-from rag.index.manifest import Manifest, read_manifest
+from rag.index.layout import current_generation, data_dir
+from rag.index.manifest import Manifest, embedder_spec_for_index, read_manifest
 from rag.index.store import DB_NAME, Store
 from rag.index.vectors import VectorIndex
 from rag.text.cooccurrence import best_sentence_share, word_weights
@@ -44,7 +45,10 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        self._vectors = VectorIndex.load(index_dir, manifest.dimension)
+        # Which data folder of the index is open (see rag.index.layout): a rebuild that
+        # switches it is noticed by refresh().
+        self._generation = self._generation_of(store)
+        self._vectors = VectorIndex.load(store.path.parent, manifest.dimension)
         self._seen_version: int | None = None
         self._passages = 0  # counted again whenever a writer commits
         self._refresh_lock = threading.Lock()
@@ -56,18 +60,34 @@ class Retriever:
         embedder: Embedder | None = None,
         settings: SearchSettings | None = None,
     ) -> Retriever:
+        """Open an index for searching. Without an `embedder`, the one the index was
+        built with (or RAG_EMBEDDER, which must then match it)."""
         index_dir = Path(index_dir) if index_dir else default_index_dir()
-        manifest = read_manifest(index_dir)
-        if not (index_dir / DB_NAME).is_file():
+        manifest, store = cls._open_data(index_dir)
+        if embedder is None:
+            embedder = make_embedder(embedder_spec_for_index(index_dir))
+        cls._check_embedder(manifest, embedder, index_dir)
+        return cls(index_dir, manifest, store, embedder, settings or SearchSettings())
+
+    @staticmethod
+    def _open_data(index_dir: Path) -> tuple[Manifest, Store]:
+        folder = data_dir(index_dir)
+        manifest = read_manifest(folder)
+        if not (folder / DB_NAME).is_file():
             raise IndexNotFoundError(
                 f"index {index_dir} has no database ({DB_NAME}): re-run the ingest into it"
             )
-        if embedder is None:
-            embedder = make_embedder()
-        # The embedder is checked against the manifest without loading it when possible.
+        return manifest, Store(folder)
+
+    def _generation_of(self, store: Store) -> str | None:
+        folder = store.path.parent
+        return None if folder == Path(self.index_dir) else folder.name
+
+    @staticmethod
+    def _check_embedder(manifest: Manifest, embedder: Embedder, index_dir: Path) -> None:
+        # Checked against the manifest without loading the model when possible.
         dimension = embedder.dimension or manifest.dimension
         manifest.check_compatible(Manifest(embedder.id, dimension, manifest.chunker), index_dir)
-        return cls(index_dir, manifest, Store(index_dir), embedder, settings or SearchSettings())
 
     def close(self) -> None:
         self.store.close()
@@ -79,13 +99,30 @@ class Retriever:
         self.close()
 
     def refresh(self) -> None:
-        """Catch up with commits made by a writer since the last search (cheap if none)."""
+        """Catch up with commits made by a writer since the last search (cheap if none),
+        and with a rebuild that replaced the index's data."""
         with self._refresh_lock:
+            if current_generation(self.index_dir) != self._generation:
+                self._reopen()
             version = self.store.data_version()
             if version != self._seen_version:
                 self._vectors.sync(self.store)
                 self._passages = self.store.passage_count()
                 self._seen_version = version
+
+    def _reopen(self) -> None:
+        """Switch to the data a rebuild made live, with its embedder if that changed."""
+        manifest, store = self._open_data(self.index_dir)
+        embedder = self.embedder
+        if manifest.embedder_id != embedder.id:
+            embedder = make_embedder(embedder_spec_for_index(self.index_dir))
+        self._check_embedder(manifest, embedder, self.index_dir)
+        # The old connection is dropped, not closed: a search in another thread may be
+        # reading through it this moment; it closes once nothing holds it.
+        self.manifest, self.store, self.embedder = manifest, store, embedder
+        self._vectors = VectorIndex.load(store.path.parent, manifest.dimension)
+        self._generation = self._generation_of(store)
+        self._seen_version = None
 
     def question_weights(self, query: str) -> QuestionWeights:
         """The question's content words (as stems, one per language) and their IDF in this

