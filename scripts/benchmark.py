@@ -23,6 +23,15 @@ What it measures (with the real bundled embedder unless `--embedder` says otherw
    set), 4x = all twenty filings of the four quarters. `--memory-slice small` uses three
    companies instead (1x = 3 PDFs, 4x = 12 PDFs) for a shorter run.
 
+6. The peer, as the reference for ingest speed: the tutorial pipeline of
+   ../shared/eval/README.md (pypdf page text, one document per page; LangChain's
+   RecursiveCharacterTextSplitter(1000, 200); all-MiniLM-L6-v2 from the bundled package
+   folder via sentence-transformers, normalized; FAISS IndexFlatIP) on sec10q, in the same
+   run, with parse, split, embed and index timed apart and end to end. Both pipelines count
+   pages the same way, the page count of every PDF they read; pypdf with its default limits
+   cannot open two Microsoft filings, which the peer loses (it reads fewer pages, and says
+   so). The ratio printed is our pages/s over the peer's.
+
 Timings use time.perf_counter. Nothing asserts on speed: machines are noisy, and the core
 count and load average are printed next to the numbers so they can be judged.
 
@@ -35,7 +44,8 @@ Run it:
 `--only` (repeatable, or comma-separated) picks parts: `sample` and `sec10q` pick corpora
 (ingest + re-ingest), `search` adds search latency on the picked corpora (on both when no
 corpus is picked; an index has to be built first, so their ingest is measured too), and
-`memory` runs the 1x/4x child ingests. The default runs everything: on 2 idle cores expect
+`memory` runs the 1x/4x child ingests; `peer` runs the tutorial pipeline on sec10q, and
+runs whenever sec10q does. The default runs everything: on 2 idle cores expect
 about 8-10 minutes with the bundled model, most of it embedding sec10q (twice: once for
 throughput, once inside the 4x memory run); on 2 cores shared with other jobs it took
 17-21 minutes. Progress goes to stderr; the table (or the JSON object) to stdout.
@@ -62,14 +72,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.pdf import MAX_ARRAY_ELEMENTS
 from rag.index.writer import IngestReport, ingest_paths
 from rag.search.retriever import Retriever
-from rag.text.embedding import Embedder, make_embedder
+from rag.text.embedding import Embedder, bundled_model_dir, make_embedder
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO.parent / "shared" / "eval"
 SAMPLE_DIR = REPO / "sample_docs"
-PARTS = ("sample", "sec10q", "search", "memory")
+PARTS = ("sample", "sec10q", "peer", "search", "memory")
 SEARCH_K = 10
 HIT_K = 5
 
@@ -176,6 +187,144 @@ def bench_corpus(name: str, docs: Path, index_dir: Path, embedder: Embedder) -> 
         "chunker": index_chunker(index_dir),
         "ingest": first,
         "reingest": second,
+    }
+
+
+# -- the peer: the tutorial pipeline, as the reference ------------------------------------
+
+# The recipe of ../shared/eval/README.md: pypdf page text (one document per page),
+# LangChain's RecursiveCharacterTextSplitter(1000, 200), all-MiniLM-L6-v2 normalized
+# (sentence-transformers' default batch of 32, as LangChain's HuggingFaceEmbeddings), and a
+# FAISS flat inner-product index.
+PEER_CHUNK_SIZE = 1000  # characters
+PEER_CHUNK_OVERLAP = 200
+PEER_BATCH_SIZE = 32
+
+
+def load_peer_model():
+    """all-MiniLM-L6-v2 from the bundled package folder, offline, warmed up."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    model = SentenceTransformer(str(bundled_model_dir()), device="cpu", local_files_only=True)
+    model.encode(["warm up"], normalize_embeddings=True)
+    return model
+
+
+def _short_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def pdf_page_count(path: Path) -> int:
+    """A PDF's page count, read with the loader's raised array cap (untimed, for totals)."""
+    from pypdf import PdfReader, apply_configuration
+
+    with apply_configuration(array_maximum_element_count=MAX_ARRAY_ELEMENTS):
+        return len(PdfReader(path).pages)
+
+
+def warm_file_cache(docs: Path) -> None:
+    """Read every file once, so that neither pipeline pays for the disk."""
+    for path in docs.rglob("*"):
+        if path.is_file():
+            path.read_bytes()
+
+
+def bench_peer(docs: Path, model) -> dict:
+    """The tutorial pipeline on `docs`: parse, split, embed and index, each timed.
+
+    Pages are counted as for our ingest: the page count of every PDF the pipeline read.
+    Like LangChain's PyPDFLoader, one page that pypdf cannot read loses the whole file.
+    """
+    import faiss
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+    from pypdf import PdfReader
+
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    texts: list[str] = []
+    metadatas: list[dict] = []
+    lost: list[dict] = []
+    files = sorted(docs.glob("*.pdf"))
+    pages_read = 0
+    for path in files:
+        try:
+            pages = [page.extract_text() for page in PdfReader(path).pages]
+        except Exception as exc:  # the tutorial has no recovery: the file is lost
+            lost.append({"path": path.name, "reason": _short_error(exc)})
+            continue
+        for number, text in enumerate(pages, start=1):
+            texts.append(text)
+            metadatas.append({"source": path.name, "page": number})
+        pages_read += len(pages)
+    seconds["parse"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=PEER_CHUNK_SIZE, chunk_overlap=PEER_CHUNK_OVERLAP
+    )
+    chunks = splitter.create_documents(texts, metadatas)
+    seconds["split"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    vectors = model.encode(
+        [c.page_content for c in chunks],
+        batch_size=PEER_BATCH_SIZE,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    seconds["embed"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    seconds["index"] = time.perf_counter() - mark
+    seconds["total"] = time.perf_counter() - started
+
+    lost_pages = sum(pdf_page_count(docs / f["path"]) for f in lost)
+    return {
+        "docs": str(docs),
+        "files": len(files),
+        "files_read": len(files) - len(lost),
+        "pages_read": pages_read,
+        "corpus_pages": pages_read + lost_pages,
+        "chunks": len(chunks),
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "pages_per_s": _rate(pages_read, seconds["total"]),
+        "chunks_per_s_embed": _rate(len(chunks), seconds["embed"]),
+        "lost_files": lost,
+    }
+
+
+def peer_part(docs: Path, ours: dict | None) -> dict:
+    """Run the peer on `docs`; compare it with our ingest of the same folder, if it ran."""
+    log("[peer] loading all-MiniLM-L6-v2 with sentence-transformers ...")
+    model = load_peer_model()
+    log(f"[peer] pypdf + RecursiveCharacterTextSplitter + MiniLM + FAISS flat on {docs} ...")
+    peer = bench_peer(docs, model)
+    total = peer["seconds"]["total"]
+    log(f"[peer] {peer['pages_read']} pages, {peer['chunks']} chunks in {total} s")
+    if ours is not None:
+        peer["vs_ours"] = compare_with_peer(ours["ingest"], peer)
+    return peer
+
+
+def compare_with_peer(ours: dict, peer: dict) -> dict:
+    """Our ingest against the peer's, each on the pages it read."""
+    ratio = ours["pages_per_s"] / peer["pages_per_s"] if peer["pages_per_s"] else 0.0
+    return {
+        "ours_pages_per_s": ours["pages_per_s"],
+        "peer_pages_per_s": peer["pages_per_s"],
+        "ratio": round(ratio, 2),
+        "ours_pages": ours["pages"],
+        "peer_pages": peer["pages_read"],
+        "ours_wall_s": ours["wall_s"],
+        "peer_wall_s": peer["seconds"]["total"],
     }
 
 
@@ -324,6 +473,38 @@ def _chunker_text(chunker: dict | None) -> str:
     return ", ".join(f"{k} {v}" for k, v in chunker.items())
 
 
+def render_peer(peer: dict) -> list[str]:
+    s = peer["seconds"]
+    lines = [
+        "",
+        "Reference: the tutorial pipeline (peer), same run, model warm",
+        f"  pypdf page text, RecursiveCharacterTextSplitter({PEER_CHUNK_SIZE}, "
+        f"{PEER_CHUNK_OVERLAP}), all-MiniLM-L6-v2 (batch {PEER_BATCH_SIZE}), FAISS IndexFlatIP",
+    ]
+    w = [22, 7, 7, 8, 9, 9, 9, 9, 9, 9]
+    head = ["corpus", "files", "pages", "chunks", "parse s", "split s", "embed s", "index s"]
+    lines.append(_row([*head, "total s", "pages/s"], w))
+    cells = [peer["files_read"], peer["pages_read"], peer["chunks"], s["parse"], s["split"]]
+    cells += [s["embed"], s["index"], s["total"], peer["pages_per_s"]]
+    lines.append(_row(["sec10q (peer)", *cells], w))
+    for f in peer["lost_files"]:
+        lines.append(f"  note: the peer lost {f['path']} ({f['reason']})")
+    if peer["lost_files"]:
+        lines.append(
+            f"  pages: the peer read {peer['pages_read']} of the corpus's "
+            f"{peer['corpus_pages']} pages; each pipeline's pages/s counts the pages it read"
+        )
+    vs = peer.get("vs_ours")
+    if vs:
+        lines.append(
+            f"  ours {vs['ours_pages_per_s']} pages/s ({vs['ours_pages']} pages in "
+            f"{vs['ours_wall_s']} s) vs peer {vs['peer_pages_per_s']} pages/s "
+            f"({vs['peer_pages']} pages in {vs['peer_wall_s']} s): ratio ours/peer "
+            f"{vs['ratio']}x"
+        )
+    return lines
+
+
 def render(result: dict) -> str:
     env = result["environment"]
     lines = [
@@ -408,6 +589,8 @@ def render(result: dict) -> str:
                 )
             )
         lines.append(f"  * sanity only: share of queries with the expected file in the top {HIT_K}")
+    if "peer" in result:
+        lines += render_peer(result["peer"])
     memory = result.get("memory")
     if memory:
         w = [6, 7, 7, 8, 9, 8, 20, 14, 13]
@@ -529,8 +712,10 @@ def main(argv: list[str]) -> int:
     corpora = [c for c in ("sample", "sec10q") if c in parts]
     if "search" in parts and not corpora:
         corpora = ["sample", "sec10q"]
+    if "sec10q" in corpora:
+        parts.add("peer")  # every sec10q ingest is shown next to the peer's
     sec10q = args.eval_dir / "sec10q"
-    if ("sec10q" in corpora or "memory" in parts) and not (sec10q / "docs").is_dir():
+    if parts & {"sec10q", "peer", "memory"} and not (sec10q / "docs").is_dir():
         _parser().error(f"{sec10q / 'docs'} not found; pass --eval-dir")
 
     run_started = time.perf_counter()
@@ -550,6 +735,8 @@ def main(argv: list[str]) -> int:
     reingest_ok = True
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp_name:
         tmp = Path(tmp_name)
+        if "peer" in parts:
+            warm_file_cache(sec10q / "docs")
         for name in corpora:
             docs = SAMPLE_DIR if name == "sample" else sec10q / "docs"
             label = "sample_docs" if name == "sample" else "sec10q"
@@ -564,6 +751,8 @@ def main(argv: list[str]) -> int:
                 log(f"[{label}] search latency over {len(questions)} questions ...")
                 entry["search"] = bench_search(index_dir, embedder, questions)
             result["corpora"][label] = entry
+        if "peer" in parts:
+            result["peer"] = peer_part(sec10q / "docs", result["corpora"].get("sec10q"))
         if "memory" in parts:
             result["memory"] = bench_memory(
                 sec10q / "docs", tmp, args.embedder, args.memory_slice, args.torch_threads
