@@ -80,7 +80,7 @@ from rag.text.embedding import Embedder, bundled_model_dir, make_embedder
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO.parent / "shared" / "eval"
 SAMPLE_DIR = REPO / "sample_docs"
-PARTS = ("sample", "sec10q", "peer", "search", "memory")
+PARTS = ("sample", "sec10q", "peer", "search", "memory", "scale")
 SEARCH_K = 10
 HIT_K = 5
 
@@ -458,6 +458,522 @@ def bench_memory(
     return out
 
 
+# -- search at scale (synthetic corpus) ---------------------------------------------------
+#
+# `--only scale` builds indexes of 100k (and, with --scale-chunks, more) synthetic chunks:
+# real SQLite + FTS5 rows written through Store's own API (as an ingest writes them) and
+# the vector file rebuilt from them by VectorIndex.sync(), as a reader or writer would.
+# Embedding that many passages for real is impossible here, so:
+# - Text: words drawn from the frequencies of real text (sample_docs and the eval corpora,
+#   English and Spanish, Zipf-like as any text), 100-180 words a chunk, 20 chunks a file.
+# - Vectors: a few hundred real passages embedded with the real embedder ("anchors");
+#   topics are anchors moved by noise shaped like the real passages' own spread (their
+#   covariance, plus a little in every direction), files are topics moved again, chunks
+#   files moved again. The synthetic vectors live where real ones do, in clusters, so the
+#   real questions have near neighbours and approximate search is tested as it would be.
+# - Queries: real questions (xquad-en and xquad-es) embedded with the real embedder.
+
+SCALE_CHUNKS = "100000"
+SCALE_QUESTIONS_PER_SET = 100
+SCALE_CHUNKS_PER_DOC = 20
+SCALE_TOPIC_CHUNKS = 200  # chunks per topic on average
+SCALE_ANCHORS = 384
+SCALE_SPANISH_SHARE = 0.3
+# Noise of each level, in units of the real passages' spread around their mean.
+SCALE_NOISE = {"topic": 0.7, "doc": 0.45, "chunk": 0.5}
+SCALE_ISOTROPIC = 0.25  # the share of the noise's energy spread over every direction
+SCALE_PROBES = (4, 8, 16, 24, 32, 48, 64, 96, 128)
+RECALL_K = 10
+
+
+def _text_files(eval_dir: Path) -> list[Path]:
+    files = [p for p in SAMPLE_DIR.iterdir() if p.suffix in (".md", ".txt")]
+    for name in ("xquad-en", "xquad-es", "clapnq"):
+        files += sorted((eval_dir / name / "docs").glob("*.txt"))
+    return sorted(files)
+
+
+def scale_vocabulary(eval_dir: Path) -> dict[str, dict]:
+    """Per language: the words of real text, their frequencies, and their FTS5 stems."""
+    import re
+    from collections import Counter
+
+    from rag.text.lexical import analyze, guess_language
+
+    counts = {"en": Counter(), "es": Counter()}
+    for path in _text_files(eval_dir):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        counts[guess_language(text)].update(re.findall(r"\w+", text.lower()))
+    vocab = {}
+    for lang, counter in counts.items():
+        words = np.array(sorted(counter), dtype=object)
+        freq = np.array([counter[w] for w in words], dtype=np.float64)
+        vocab[lang] = {
+            "words": words,
+            "ended": np.array([w + "." for w in words], dtype=object),
+            "stems": np.array([analyze(w, lang) for w in words], dtype=object),
+            "cumulative": np.cumsum(freq) / freq.sum(),
+        }
+    return vocab
+
+
+def scale_anchors(embedder: Embedder, eval_dir: Path, count: int) -> np.ndarray:
+    """Real passages (paragraphs cut to 60 words) embedded with the real embedder."""
+    paragraphs = []
+    for path in _text_files(eval_dir):
+        for para in path.read_text(encoding="utf-8", errors="replace").split("\n\n"):
+            words = para.split()
+            if len(words) >= 20:
+                paragraphs.append(" ".join(words[:60]))
+    rng = np.random.default_rng(1)
+    chosen = [paragraphs[i] for i in sorted(rng.choice(len(paragraphs), count, replace=False))]
+    return np.asarray(embedder.embed(chosen), dtype=np.float32)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def synthetic_vectors(anchors: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n unit vectors in files of SCALE_CHUNKS_PER_DOC, files in topics, topics near anchors."""
+    d = anchors.shape[1]
+    deviations = anchors - anchors.mean(axis=0)
+    _, s, vt = np.linalg.svd(deviations, full_matrices=False)
+    # z @ shaped has the anchors' covariance; their spread (rms distance to the mean) is 1.
+    spread = np.sqrt((s**2).sum() / len(anchors))
+    shaped = ((s[:, None] * vt) / np.sqrt(len(anchors)) / spread).astype(np.float32)
+
+    def noise(count: int, scale: float) -> np.ndarray:
+        part = rng.standard_normal((count, len(s)), dtype=np.float32) @ shaped
+        iso = rng.standard_normal((count, d), dtype=np.float32) / np.sqrt(d)
+        mixed = np.sqrt(1 - SCALE_ISOTROPIC) * part + np.sqrt(SCALE_ISOTROPIC) * iso
+        return mixed * (scale * spread)
+
+    topics = max(1, n // SCALE_TOPIC_CHUNKS)
+    centres = anchors[rng.integers(len(anchors), size=topics)]
+    topic = _unit(centres + noise(topics, SCALE_NOISE["topic"]))
+    docs = -(-n // SCALE_CHUNKS_PER_DOC)
+    doc = _unit(topic[rng.integers(topics, size=docs)] + noise(docs, SCALE_NOISE["doc"]))
+    out = np.empty((n, d), dtype=np.float32)
+    for first in range(0, n, 100_000):  # in slices: the noise of 1M rows at once is 3 GB
+        last = min(n, first + 100_000)
+        owner = np.arange(first, last) // SCALE_CHUNKS_PER_DOC
+        out[first:last] = _unit(doc[owner] + noise(last - first, SCALE_NOISE["chunk"]))
+    return out
+
+
+def _mean_pair_cosine(x: np.ndarray, rng: np.random.Generator, pairs: int = 20000) -> float:
+    a, b = rng.integers(len(x), size=(2, pairs))
+    keep = a != b
+    return float(np.mean(np.sum(x[a[keep]] * x[b[keep]], axis=1)))
+
+
+def build_synthetic_index(
+    index_dir: Path,
+    vectors: np.ndarray,
+    vocab: dict[str, dict],
+    embedder: Embedder,
+    rng: np.random.Generator,
+) -> dict:
+    """Write the synthetic chunks through Store (SQLite + FTS5), then build the vector file
+    from the database as VectorIndex.sync() does for any index. Returns the chunk ids too."""
+    from rag.config import ChunkerSettings
+    from rag.index.manifest import Manifest, write_manifest
+    from rag.index.store import NewChunk, Store
+    from rag.index.vectors import VectorIndex
+    from rag.types import Chunk
+
+    n, dimension = vectors.shape
+    write_manifest(index_dir, Manifest(embedder.id, dimension, ChunkerSettings()))
+    started = time.perf_counter()
+    store = Store(index_dir)
+    ids: list[int] = []
+    docs = -(-n // SCALE_CHUNKS_PER_DOC)
+    langs = np.where(rng.random(docs) < SCALE_SPANISH_SHARE, "es", "en")
+    lengths = rng.integers(100, 181, size=n)
+    for first_doc in range(0, docs, 100):  # one transaction per 100 files, ~2,000 chunks
+        with store.transaction():
+            for doc in range(first_doc, min(docs, first_doc + 100)):
+                lang = str(langs[doc])
+                v = vocab[lang]
+                rows = range(doc * SCALE_CHUNKS_PER_DOC, min(n, (doc + 1) * SCALE_CHUNKS_PER_DOC))
+                total = int(lengths[rows.start : rows.stop].sum())
+                picks = np.searchsorted(v["cumulative"], rng.random(total))
+                picks = np.minimum(picks, len(v["words"]) - 1)
+                # A sentence ends every 8 to 24 words.
+                ends = rng.random(total) < 1 / 16
+                tokens = np.where(ends, v["ended"][picks], v["words"][picks])
+                stems = v["stems"][picks]
+                title = f"Synthetic file {doc}"
+                new_chunks, offset, at = [], 0, 0
+                for position, row in enumerate(rows):
+                    length = int(lengths[row])
+                    text = " ".join(tokens[at : at + length].tolist())
+                    chunk = Chunk(
+                        key=f"{doc}-{position}",
+                        position=position,
+                        text=text,
+                        start=offset,
+                        end=offset + len(text),
+                        page=None,
+                        heading="",
+                    )
+                    new_chunks.append(
+                        NewChunk(
+                            chunk=chunk,
+                            title=title,
+                            embed_hash=f"synthetic-{row}",
+                            vector=vectors[row],
+                            terms=" ".join(stems[at : at + length].tolist()),
+                            context_terms=f"synthet file {doc}",
+                        )
+                    )
+                    at += length
+                    offset += len(text) + 1
+                _, added = store.replace_document(
+                    path=f"synthetic/{lang}/file_{doc:07d}.txt",
+                    sha256=f"{doc:064x}",
+                    size=offset,
+                    mtime=0.0,
+                    format="txt",
+                    language=lang,
+                    title=title,
+                    pages=None,
+                    warnings=(),
+                    chunks=new_chunks,
+                )
+                ids += added
+    store_s = time.perf_counter() - started
+    log(f"[scale {n}] SQLite + FTS5 written in {store_s:.1f} s; building the vector file ...")
+    started = time.perf_counter()
+    index = VectorIndex.load(index_dir, dimension)
+    index.sync(store)
+    sync_s = time.perf_counter() - started
+    index.save(index_dir)
+    vectors_s = time.perf_counter() - started
+    store.close()
+    size_mib = sum(p.stat().st_size for p in index_dir.iterdir() if p.is_file()) / 2**20
+    return {
+        "ids": np.array(ids, dtype=np.int64),
+        "store_s": round(store_s, 1),
+        "vectors_sync_s": round(sync_s, 1),
+        "vectors_s": round(vectors_s, 1),
+        "approximate": index.approximate,
+        "disk_mib": round(size_mib, 1),
+    }
+
+
+def _exact_top(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    import faiss
+
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    _, rows = flat.search(queries, k)
+    return ids[rows]
+
+
+def _recall(found: list[list[int]], exact: np.ndarray) -> float:
+    k = exact.shape[1]
+    return float(np.mean([len(set(f[:k]) & set(e)) / k for f, e in zip(found, exact, strict=True)]))
+
+
+def _timed_searches(index, queries: np.ndarray, k: int) -> tuple[list[list[int]], list[float]]:
+    found, ms = [], []
+    index.search(queries[0], k)  # warm
+    for q in queries:
+        started = time.perf_counter()
+        hits = index.search(q, k)
+        ms.append((time.perf_counter() - started) * 1000)
+        found.append([i for i, _ in hits])
+    return found, ms
+
+
+def _ivf_figures(index, queries: np.ndarray, exact: np.ndarray, depth: int) -> dict:
+    """The IVF's recall@10 and FAISS time at its own nprobe, and at other nprobes."""
+    import faiss
+
+    from rag.index.vectors import probe_count
+
+    ivf = index._index  # the benchmark looks inside; callers never need to
+    found, ms = _timed_searches(index, queries, depth)
+    sweep = []
+    for probes in SCALE_PROBES:
+        params = faiss.SearchParametersIVF(nprobe=min(probes, ivf.nlist))
+        times, rows = [], []
+        for q in queries:
+            started = time.perf_counter()
+            _, got = ivf.search(q.reshape(1, -1), depth, params=params)
+            times.append((time.perf_counter() - started) * 1000)
+            rows.append(got[0].tolist())
+        sweep.append(
+            {
+                "nprobe": probes,
+                "recall@10": round(_recall(rows, exact), 4),
+                "p50_ms": round(percentile(times, 50), 3),
+            }
+        )
+    return {
+        "nlist": ivf.nlist,
+        "nprobe": probe_count(ivf.nlist),
+        "recall@10": round(_recall(found, exact), 4),
+        "faiss_p50_ms": round(percentile(ms, 50), 3),
+        "faiss_p95_ms": round(percentile(ms, 95), 3),
+        "sweep": sweep,
+    }
+
+
+def scale_questions(eval_dir: Path, per_set: int) -> list[str]:
+    out = []
+    for name in ("xquad-en", "xquad-es"):
+        path = eval_dir / name / "questions.jsonl"
+        lines = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+        step = max(1, len(lines) // per_set)  # spread over the articles, not the first few
+        out += [q["question"] for q in lines[::step][:per_set]]
+    return out
+
+
+def bench_scale(
+    sizes: list[int], eval_dir: Path, embedder: Embedder, tmp: Path, embedder_spec: str | None
+) -> dict:
+    from rag.index.vectors import APPROXIMATE_ABOVE, VectorIndex
+    from rag.text.embedding import embed_queries
+
+    questions = scale_questions(eval_dir, SCALE_QUESTIONS_PER_SET)
+    log(f"[scale] embedding {len(questions)} questions and {SCALE_ANCHORS} anchor passages ...")
+    embed_ms, queries = [], []
+    embed_queries(embedder, ["warm-up question"])
+    for q in questions:
+        started = time.perf_counter()
+        queries.append(embed_queries(embedder, [q])[0])
+        embed_ms.append((time.perf_counter() - started) * 1000)
+    queries = np.asarray(queries, dtype=np.float32)
+    anchors = scale_anchors(embedder, eval_dir, SCALE_ANCHORS)
+    vocab = scale_vocabulary(eval_dir)
+    stats_rng = np.random.default_rng(3)
+    out: dict = {
+        "embedder": embedder.id,
+        "queries": len(questions),
+        "approximate_above": APPROXIMATE_ABOVE,
+        "query_embed_p50_ms": round(percentile(embed_ms, 50), 2),
+        "query_embed_p95_ms": round(percentile(embed_ms, 95), 2),
+        "anchors_mean_cosine": round(_mean_pair_cosine(anchors, stats_rng), 3),
+        "anchors_top1_query_cosine": round(float(np.mean((queries @ anchors.T).max(1))), 3),
+        "sizes": {},
+    }
+    questions_file = tmp / "scale-questions.json"
+    questions_file.write_text(json.dumps(questions), encoding="utf-8")
+    for n in sizes:
+        entry: dict = {}
+        rng = np.random.default_rng(n)
+        log(f"[scale {n}] generating {n} vectors ...")
+        started = time.perf_counter()
+        vectors = synthetic_vectors(anchors, n, rng)
+        entry["vectors_generation_s"] = round(time.perf_counter() - started, 1)
+        entry["mean_cosine"] = round(_mean_pair_cosine(vectors, stats_rng), 3)
+        index_dir = tmp / f"scale-{n}"
+        built = build_synthetic_index(index_dir, vectors, vocab, embedder, rng)
+        ids = built.pop("ids")
+        entry |= built
+        entry["build_s"] = round(entry["store_s"] + entry["vectors_s"], 1)
+        depth = 50  # SearchSettings.candidates: how deep search reads the dense list
+        exact = _exact_top(vectors, ids, queries, RECALL_K)
+        entry["top1_query_cosine"] = round(float(np.mean((queries @ vectors.T).max(1))), 3)
+        log(f"[scale {n}] recall and FAISS timings ...")
+        saved = VectorIndex.load(index_dir, vectors.shape[1])
+        if saved.approximate:
+            entry["ivf"] = _ivf_figures(saved, queries, exact, depth)
+            entry["ivf"]["build_s"] = entry["vectors_s"]
+            flat = VectorIndex(vectors.shape[1], approximate_above=n)
+        else:
+            flat = saved
+            started = time.perf_counter()
+            forced = VectorIndex(vectors.shape[1], approximate_above=0)
+            forced.add(ids, vectors)
+            entry["ivf"] = _ivf_figures(forced, queries, exact, depth)
+            entry["ivf"]["build_s"] = round(time.perf_counter() - started, 1)
+            del forced
+        if flat.size == 0:
+            flat.add(ids, vectors)
+        found, ms = _timed_searches(flat, queries, depth)
+        entry["flat"] = {
+            "recall@10": round(_recall(found, exact), 4),
+            "faiss_p50_ms": round(percentile(ms, 50), 3),
+            "faiss_p95_ms": round(percentile(ms, 95), 3),
+        }
+        del flat, saved, vectors
+        log(f"[scale {n}] searching in a child process ...")
+        entry["search"] = run_scale_child(index_dir, questions_file, embedder_spec)
+        log(
+            f"[scale {n}] search p50 {entry['search']['search_p50_ms']} ms "
+            f"(+ embedding {entry['search']['embed_p50_ms']} ms), "
+            f"peak RSS {entry['search']['peak_rss_mib']} MiB"
+        )
+        shutil.rmtree(index_dir)
+        out["sizes"][str(n)] = entry
+    return out
+
+
+class _TimedQueries:
+    """The real embedder, timing each question it embeds: a search's time splits into
+    the query embedding and the rest (FAISS, FTS5, fusion, reading the hits)."""
+
+    def __init__(self, embedder: Embedder):
+        self._embedder = embedder
+        self.id, self.dimension = embedder.id, embedder.dimension
+        self.max_tokens, self.languages = embedder.max_tokens, embedder.languages
+        self.last_ms = 0.0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self._embedder.embed(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        from rag.text.embedding import embed_queries
+
+        started = time.perf_counter()
+        vectors = embed_queries(self._embedder, texts)
+        self.last_ms = (time.perf_counter() - started) * 1000
+        return vectors
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self._embedder.count_tokens(texts)
+
+
+def child_scale(index_dir: Path, questions_file: Path, embedder_spec: str | None) -> int:
+    """The child side of the scale benchmark: open the index, search, print JSON."""
+    questions = json.loads(questions_file.read_text(encoding="utf-8"))
+    embedder = _TimedQueries(make_embedder(embedder_spec))
+    embedder.embed(["warm up"])
+    rss_before = _status_kib("VmRSS")
+    started = time.perf_counter()
+    retriever = Retriever.open(index_dir, embedder=embedder)
+    retriever.refresh()  # loads and checks the vector file against the database
+    open_s = time.perf_counter() - started
+    rss_open = _status_kib("VmRSS")
+    retriever.search("warm-up query about the documents", k=SEARCH_K)
+    total, embed, vectors = [], [], []
+    for question in questions:
+        started = time.perf_counter()
+        retriever.search(question, k=SEARCH_K)
+        total.append((time.perf_counter() - started) * 1000)
+        embed.append(embedder.last_ms)
+        vectors.append(retriever.embedder.embed_queries([question])[0])
+    rest = [t - e for t, e in zip(total, embed, strict=True)]
+    faiss_ms = []
+    depth = retriever.settings.candidates
+    for vector in vectors:
+        started = time.perf_counter()
+        retriever._vectors.search(vector, depth)  # the dense list alone, as search reads it
+        faiss_ms.append((time.perf_counter() - started) * 1000)
+    result = {
+        "open_s": round(open_s, 2),
+        "approximate": retriever._vectors.approximate,
+        "full_p50_ms": round(percentile(total, 50), 2),
+        "full_p95_ms": round(percentile(total, 95), 2),
+        "embed_p50_ms": round(percentile(embed, 50), 2),
+        "search_p50_ms": round(percentile(rest, 50), 2),
+        "search_p95_ms": round(percentile(rest, 95), 2),
+        "faiss_p50_ms": round(percentile(faiss_ms, 50), 3),
+        "faiss_p95_ms": round(percentile(faiss_ms, 95), 3),
+        "rss_before_open_mib": round(rss_before / 1024, 1),
+        "rss_after_open_mib": round(rss_open / 1024, 1),
+        "vmhwm_mib": round(_status_kib("VmHWM") / 1024, 1),
+    }
+    retriever.close()
+    print(json.dumps(result))
+    return 0
+
+
+def run_scale_child(index_dir: Path, questions_file: Path, embedder_spec: str | None) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child-scale", str(index_dir)]
+    cmd.append(str(questions_file))
+    if embedder_spec:
+        cmd += ["--embedder", embedder_spec]
+    with tempfile.TemporaryFile(mode="w+") as out:
+        proc = subprocess.Popen(cmd, stdout=out)
+        _, status, usage = os.wait4(proc.pid, 0)
+        out.seek(0)
+        text = out.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"scale search child failed with status {status}: {cmd}")
+    result = json.loads(text.strip().splitlines()[-1])
+    result["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)
+    result["index_rss_mib"] = round(result["rss_after_open_mib"] - result["rss_before_open_mib"], 1)
+    return result
+
+
+def render_scale(scale: dict) -> list[str]:
+    lines = [
+        "",
+        f"Search at scale: synthetic chunks, {scale['queries']} real xquad questions "
+        f"(en + es), k={SEARCH_K}, embedder {scale['embedder']}",
+        f"  query embedding alone: p50 {scale['query_embed_p50_ms']} ms, p95 "
+        f"{scale['query_embed_p95_ms']} ms; approximate index past "
+        f"{scale['approximate_above']:,} chunks",
+        f"  real passages: mean pair cosine {scale['anchors_mean_cosine']}, questions' best "
+        f"cosine {scale['anchors_top1_query_cosine']} (a few hundred passages)",
+    ]
+    w = [10, 7, 10, 10, 10, 10, 11, 11, 11, 10, 9]
+    lines.append(
+        _row(
+            [
+                "chunks",
+                "index",
+                "build s",
+                "full p50",
+                "full p95",
+                "-emb p50",
+                "-emb p95",
+                "faiss p50",
+                "faiss p95",
+                "RSS MiB",
+                "recall",
+            ],
+            w,
+        )
+    )
+    for n, e in scale["sizes"].items():
+        s = e["search"]
+        kind = "ivf" if s["approximate"] else "flat"
+        recall = e["ivf"]["recall@10"] if s["approximate"] else e["flat"]["recall@10"]
+        lines.append(
+            _row(
+                [
+                    f"{int(n):,}",
+                    kind,
+                    e["build_s"],
+                    s["full_p50_ms"],
+                    s["full_p95_ms"],
+                    s["search_p50_ms"],
+                    s["search_p95_ms"],
+                    s["faiss_p50_ms"],
+                    s["faiss_p95_ms"],
+                    s["peak_rss_mib"],
+                    recall,
+                ],
+                w,
+            )
+        )
+    lines.append(
+        "  full = Retriever.search end to end; -emb = the same without its query embedding; "
+        "faiss = the dense list alone (50 deep); RSS = peak of the searching process"
+    )
+    for n, e in scale["sizes"].items():
+        ivf, flat = e["ivf"], e["flat"]
+        sweep = ", ".join(f"{p['nprobe']}: {p['recall@10']}/{p['p50_ms']}" for p in ivf["sweep"])
+        lines += [
+            f"  {int(n):,}: SQLite+FTS5 {e['store_s']} s, vector file {e['vectors_s']} s, "
+            f"{e['disk_mib']} MiB on disk, index in RSS +{e['search']['index_rss_mib']} MiB, "
+            f"open {e['search']['open_s']} s; synthetic mean pair cosine {e['mean_cosine']}, "
+            f"questions' best cosine {e['top1_query_cosine']}",
+            f"    flat: faiss p50 {flat['faiss_p50_ms']} ms, p95 {flat['faiss_p95_ms']} ms | "
+            f"IVF {ivf['nlist']} cells, nprobe {ivf['nprobe']}: recall@10 {ivf['recall@10']}, "
+            f"faiss p50 {ivf['faiss_p50_ms']} ms, p95 {ivf['faiss_p95_ms']} ms, "
+            f"built in {ivf['build_s']} s",
+            f"    nprobe: recall@10/p50 ms  {sweep}",
+        ]
+    return lines
+
+
 # -- report -------------------------------------------------------------------------------
 
 
@@ -644,6 +1160,8 @@ def render(result: dict) -> str:
             "  WARNING: the chunker settings differ between parts of this run (rag/ changed "
             "while it ran): " + "; ".join(_chunker_text(c) for c in chunkers)
         )
+    if result.get("scale"):
+        lines += render_scale(result["scale"])
     for name, c in corpora.items():
         for f in c["ingest"].get("failed_files", []):
             lines.append(f"  note: {name}: {f['path']} failed: {f['reason']}")
@@ -694,7 +1212,17 @@ def _parser() -> argparse.ArgumentParser:
         "torch's own choice (one per core), as the product runs",
     )
     p.add_argument(
+        "--scale-chunks",
+        default=SCALE_CHUNKS,
+        metavar="N,N",
+        help=f"synthetic index sizes for the scale part (default {SCALE_CHUNKS}; "
+        "e.g. 100000,1000000: 1M takes about 10 minutes)",
+    )
+    p.add_argument(
         "--child-ingest", nargs=2, type=Path, metavar=("DOCS", "INDEX"), help=argparse.SUPPRESS
+    )
+    p.add_argument(
+        "--child-scale", nargs=2, type=Path, metavar=("INDEX", "QUESTIONS"), help=argparse.SUPPRESS
     )
     return p
 
@@ -703,6 +1231,8 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.child_ingest:
         return child_ingest(*args.child_ingest, args.embedder, args.torch_threads)
+    if args.child_scale:
+        return child_scale(*args.child_scale, args.embedder)
     parts = set(PARTS)
     if args.only:
         parts = {p.strip() for value in args.only for p in value.split(",") if p.strip()}
@@ -757,6 +1287,9 @@ def main(argv: list[str]) -> int:
             result["memory"] = bench_memory(
                 sec10q / "docs", tmp, args.embedder, args.memory_slice, args.torch_threads
             )
+        if "scale" in parts:
+            sizes = [int(n) for n in args.scale_chunks.split(",") if n.strip()]
+            result["scale"] = bench_scale(sizes, args.eval_dir, embedder, tmp, args.embedder)
 
     result["total_s"] = round(time.perf_counter() - run_started, 1)
     result["environment"] = {
