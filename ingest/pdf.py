@@ -1,17 +1,28 @@
 """PDF: one section per page (1-based page numbers), headed by the PDF's bookmarks.
 
-pypdf is pure Python, so a hostile or broken file can only raise, not crash the
-process; every exception is caught at the narrowest useful place:
+Two readers, the fast one first:
+- PDFium (pypdfium2, Chrome's PDF engine in C) reads the pages, bookmarks and metadata.
+  On the sec10q filings it is 19x faster than pypdf per page and reads the same words
+  (mean in-order word similarity 0.999 over 1,035 pages; scripts/pdf_readers.py).
+- pypdf (pure Python) reads whatever PDFium cannot: a file PDFium fails to open (an
+  AES-256 file whose owner password is empty, a file pypdf repairs better), a page PDFium
+  fails on, and a file where PDFium finds no text at all. When both fail, the messages are
+  pypdf's, as they were when pypdf was the only reader.
+
+Every exception is caught at the narrowest useful place:
 - opening the file or reading its page tree fails -> LoadError for the file;
 - one page fails -> a warning names the page, and the other pages still load;
 - the bookmarks (outline) fail -> pages simply get no heading.
+PDFium is not safe to call from two threads at once, so one lock serialises its use.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -24,6 +35,12 @@ try:  # recent pypdf (7.x here): limits live in a context-local Configuration
     from pypdf import apply_configuration, get_configuration
 except ImportError:  # older pypdf: no Configuration to adjust, its own defaults apply
     apply_configuration = get_configuration = None
+
+try:  # a dependency of the project; without it every file is read with pypdf
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+except ImportError:  # pragma: no cover - only a broken install lacks it
+    pdfium = pdfium_c = None
 
 # pypdf caps every PDF array at 100,000 elements to bound memory on hostile files. Real
 # filings exceed it: Microsoft's 10-Q PDFs hold a 109,548-element array (in an object
@@ -46,58 +63,191 @@ _CONTROL = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f]")  # not \t \n \x0c (a page
 _HSPACE = re.compile(r"[^\S\n]+")  # any whitespace run but newlines
 _BLANK_LINES = re.compile(r"\n{3,}")
 _MAX_OUTLINE_DEPTH = 50
+_PDFIUM_LOCK = threading.Lock()
+
+
+@dataclass
+class _Pages:
+    """What a reader got out of a file: each page's raw text, or why the page failed."""
+
+    texts: list[str | BaseException]
+    headings: list[tuple[str, ...]] | None
+    title: str | None
+    metadata: dict[str, str]
 
 
 def load_pdf(path: str | Path) -> ParsedDocument:
     path = Path(path)
     name = str(path)
+    pages = _read_with_pdfium(path) if pdfium is not None else None
+    if pages is None:
+        pages = _read_with_pypdf(name, path)
+    return _document(name, path, pages)
+
+
+def _document(name: str, path: Path, pages: _Pages) -> ParsedDocument:
+    sections: list[Section] = []
+    warnings: list[str] = []
+    unreadable: list[str] = []
+    for index, raw in enumerate(pages.texts):
+        number = index + 1
+        if isinstance(raw, BaseException):
+            unreadable.append(f"page {number}: {_short(raw)}")
+            warnings.append(f"page {number} could not be read ({_short(raw)}): text skipped")
+            continue
+        text = normalise(raw)
+        if not text:
+            warnings.append(
+                f"page {number} has no text layer (scanned image?): OCR it to make it searchable"
+            )
+            continue
+        heading = pages.headings[index] if pages.headings else ()
+        sections.append(Section(text=text, page=number, heading=heading))
+
+    if not sections:
+        if len(unreadable) == len(pages.texts):
+            reason = f"not a valid PDF or damaged: no page could be read ({unreadable[0]})"
+            raise LoadError(name, reason)
+        if unreadable:
+            raise LoadError(
+                name,
+                f"{NO_TEXT_REASON}; also {len(unreadable)} page(s) could not be read "
+                f"({unreadable[0]})",
+            )
+        raise LoadError(name, NO_TEXT_REASON)
+    return ParsedDocument(
+        path=name,
+        title=pages.title or path.stem,
+        format="pdf",
+        sections=tuple(sections),
+        page_count=len(pages.texts),
+        metadata=pages.metadata,
+        warnings=tuple(warnings),
+    )
+
+
+# -- PDFium -------------------------------------------------------------------------------
+
+
+def _read_with_pdfium(path: Path) -> _Pages | None:
+    """The file read by PDFium, its failed pages retried with pypdf; None to use pypdf."""
+    with _PDFIUM_LOCK:
+        try:
+            doc = pdfium.PdfDocument(str(path))
+        except Exception:  # a password, damage PDFium cannot repair: pypdf decides
+            return None
+        try:
+            count = len(doc)
+            if count == 0:
+                return None
+            texts = [_pdfium_page_text(doc, index) for index in range(count)]
+            if not any(isinstance(t, str) and t.strip() for t in texts):
+                return None  # no text at all: pypdf may still find some, or say why not
+            headings = _pdfium_headings(doc, count)
+            title, metadata = _pdfium_metadata(doc)
+        finally:
+            doc.close()
+    failed = [i for i, t in enumerate(texts) if isinstance(t, BaseException)]
+    if failed:
+        _retry_with_pypdf(path, texts, failed)
+    return _Pages(texts, headings, title, metadata)
+
+
+def _pdfium_page_text(doc, index: int) -> str | BaseException:
+    try:
+        page = doc[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                # PDFium marks a hyphen it took for a line-end break with U+FFFE and
+                # drops the break; the hyphen is what the page shows ("one-time").
+                return textpage.get_text_range().replace("\ufffe", "-")
+            finally:
+                textpage.close()
+        finally:
+            page.close()
+    except Exception as exc:  # any failure on one page must not cost the others
+        return exc
+
+
+def _retry_with_pypdf(path: Path, texts: list[str | BaseException], failed: list[int]) -> None:
+    """Read the pages PDFium failed on with pypdf; where pypdf fails too, keep its error."""
+    try:
+        with _limits(), open(path, "rb") as stream:
+            reader = _open(str(path), stream)
+            for index in failed:
+                try:
+                    texts[index] = reader.pages[index].extract_text() or ""
+                except Exception as exc:
+                    texts[index] = exc
+    except Exception:  # pypdf cannot open it: the pages keep PDFium's errors
+        return
+
+
+def _pdfium_headings(doc, page_count: int) -> list[tuple[str, ...]] | None:
+    """As _outline_headings, from PDFium's bookmarks (depth-first, each with its level)."""
+    try:
+        starts: dict[int, list[tuple[str, ...]]] = {}
+        path: list[str] = []
+        for bookmark in doc.get_toc(max_depth=_MAX_OUTLINE_DEPTH):
+            del path[bookmark.level :]
+            if len(path) < bookmark.level:
+                continue  # under a bookmark without a title: skipped with it, as in pypdf
+            title = " ".join(scrub(bookmark.get_title() or "").split())
+            if not title:
+                continue
+            path.append(title)
+            page = _pdfium_bookmark_page(doc, bookmark)
+            if page is not None and 0 <= page < page_count:
+                starts.setdefault(page, []).append(tuple(path))
+    except Exception:  # bookmarks are a bonus; a broken outline must not fail the file
+        return None
+    return _headings_per_page(starts, page_count)
+
+
+def _pdfium_bookmark_page(doc, bookmark) -> int | None:
+    """The 0-based page a bookmark points at, by its /Dest or its GoTo action."""
+    dest = pdfium_c.FPDFBookmark_GetDest(doc, bookmark)
+    if not dest:
+        action = pdfium_c.FPDFBookmark_GetAction(bookmark)
+        if not action or pdfium_c.FPDFAction_GetType(action) != pdfium_c.PDFACTION_GOTO:
+            return None
+        dest = pdfium_c.FPDFAction_GetDest(doc, action)
+        if not dest:
+            return None
+    index = pdfium_c.FPDFDest_GetDestPageIndex(doc, dest)
+    return index if index >= 0 else None
+
+
+def _pdfium_metadata(doc) -> tuple[str | None, dict[str, str]]:
+    try:
+        info = doc.get_metadata_dict(skip_empty=True)
+        metadata = {
+            key.lower(): " ".join(scrub(info[key]).split())
+            for key in ("Author", "Subject", "Creator", "Producer")
+            if isinstance(info.get(key), str) and info[key].strip()
+        }
+        return meaningful_title(info.get("Title")), metadata
+    except Exception:  # metadata is optional; damaged metadata is not a damaged document
+        return None, {}
+
+
+# -- pypdf --------------------------------------------------------------------------------
+
+
+def _read_with_pypdf(name: str, path: Path) -> _Pages:
     with _limits(), open(path, "rb") as stream:
         reader = _open(name, stream)
         page_count = _page_count(name, reader)
         headings = _outline_headings(reader, page_count)
-
-        sections: list[Section] = []
-        warnings: list[str] = []
-        unreadable: list[str] = []
+        texts: list[str | BaseException] = []
         for index in range(page_count):
-            number = index + 1
             try:
-                text = normalise(reader.pages[index].extract_text() or "")
+                texts.append(reader.pages[index].extract_text() or "")
             except Exception as exc:  # any failure on one page must not cost the others
-                unreadable.append(f"page {number}: {_short(exc)}")
-                warnings.append(f"page {number} could not be read ({_short(exc)}): text skipped")
-                continue
-            if not text:
-                warnings.append(
-                    f"page {number} has no text layer (scanned image?): "
-                    "OCR it to make it searchable"
-                )
-                continue
-            heading = headings[index] if headings else ()
-            sections.append(Section(text=text, page=number, heading=heading))
-
-        if not sections:
-            if len(unreadable) == page_count:
-                reason = f"not a valid PDF or damaged: no page could be read ({unreadable[0]})"
-                raise LoadError(name, reason)
-            if unreadable:
-                raise LoadError(
-                    name,
-                    f"{NO_TEXT_REASON}; also {len(unreadable)} page(s) could not be read "
-                    f"({unreadable[0]})",
-                )
-            raise LoadError(name, NO_TEXT_REASON)
-
+                texts.append(exc)
         title, metadata = _metadata(reader)
-    return ParsedDocument(
-        path=name,
-        title=title or path.stem,
-        format="pdf",
-        sections=tuple(sections),
-        page_count=page_count,
-        metadata=metadata,
-        warnings=tuple(warnings),
-    )
+    return _Pages(texts, headings, title, metadata)
 
 
 def normalise(text: str) -> str:
@@ -183,9 +333,15 @@ def _outline_headings(reader: PdfReader, page_count: int) -> list[tuple[str, ...
         visit(reader.outline, (), 0)
     except Exception:  # bookmarks are a bonus; a broken outline must not fail the file
         return None
+    return _headings_per_page(starts, page_count)
+
+
+def _headings_per_page(
+    starts: dict[int, list[tuple[str, ...]]], page_count: int
+) -> list[tuple[str, ...]] | None:
+    """Each page's heading path, from the bookmark paths that start on each page."""
     if not starts:
         return None
-
     headings: list[tuple[str, ...]] = []
     current: tuple[str, ...] = ()
     for index in range(page_count):

@@ -1,7 +1,12 @@
-"""PDF loader: real PDFs made with fpdf2 (and pypdf for encryption) in tmp_path."""
+"""PDF loader: real PDFs made with fpdf2 (and pypdf for encryption) in tmp_path.
+
+Every test runs twice: with both readers (PDFium first, pypdf for what it cannot read) and
+with pypdf alone, the fallback. Tests that break pypdf on purpose run on pypdf alone.
+"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,8 +15,20 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, NameObject, NumberObject
 
+import ingest.pdf
 from ingest import LoadError
 from ingest.pdf import load_pdf, normalise
+
+PYPDF_ONLY = pytest.mark.parametrize("reader", ["pypdf"], indirect=True)
+BOTH_READERS = pytest.mark.parametrize("reader", ["pdfium"], indirect=True)
+
+
+@pytest.fixture(autouse=True, params=["pdfium", "pypdf"])
+def reader(request, monkeypatch):
+    """Which readers the loader has: both (the product), or pypdf alone (the fallback)."""
+    if request.param == "pypdf":
+        monkeypatch.setattr(ingest.pdf, "pdfium", None)
+    return request.param
 
 
 def make_pdf(
@@ -92,6 +109,7 @@ def test_bookmarks_become_heading_paths(tmp_path):
     ]
 
 
+@PYPDF_ONLY
 def test_a_broken_outline_costs_only_the_headings(tmp_path, monkeypatch):
     path = make_pdf(tmp_path / "o.pdf", ["One", "Two"], bookmarks={1: ("Start", 0)})
 
@@ -119,6 +137,7 @@ def test_a_pdf_without_any_text_is_a_load_error(tmp_path):
     assert info.value.path == str(path)
 
 
+@PYPDF_ONLY
 def test_a_failing_page_does_not_stop_the_document(tmp_path, monkeypatch):
     path = make_pdf(tmp_path / "flaky.pdf", ["Page one", "Page two", "Page three"])
     original = PdfReader.pages.fget
@@ -144,6 +163,7 @@ def test_a_failing_page_does_not_stop_the_document(tmp_path, monkeypatch):
     )
 
 
+@PYPDF_ONLY
 @pytest.mark.parametrize("error", [KeyError("/Font"), ValueError("bad"), RecursionError()])
 def test_any_exception_in_text_extraction_is_contained(tmp_path, monkeypatch, error):
     from pypdf import PageObject
@@ -163,6 +183,7 @@ def test_any_exception_in_text_extraction_is_contained(tmp_path, monkeypatch, er
     assert doc.warnings[0].startswith(f"page 2 could not be read ({type(error).__name__}")
 
 
+@PYPDF_ONLY
 def test_every_page_failing_is_a_load_error(tmp_path, monkeypatch):
     from pypdf import PageObject
 
@@ -229,6 +250,7 @@ def test_arrays_over_pypdfs_default_cap_still_load(tmp_path):
     assert doc.warnings == ()
 
 
+@PYPDF_ONLY
 def test_the_array_cap_is_still_a_bound(tmp_path, monkeypatch):
     import ingest.pdf
 
@@ -249,6 +271,117 @@ def test_the_raised_cap_does_not_leak_outside_the_loader(tmp_path):
     before = get_configuration().array_maximum_element_count
     load_pdf(make_pdf(tmp_path / "a.pdf", ["Text"]))
     assert get_configuration().array_maximum_element_count == before
+
+
+# -- both readers: PDFium first, pypdf for what PDFium cannot read ----------------------
+
+
+@BOTH_READERS
+def test_a_file_pdfium_cannot_open_is_read_by_pypdf(tmp_path, monkeypatch):
+    path = make_pdf(tmp_path / "odd.pdf", ["Page one", "Page two"], title="Odd Report")
+
+    def refuse(*args, **kwargs):
+        raise ingest.pdf.pdfium.PdfiumError("Failed to load document (PDFium: Data format error).")
+
+    monkeypatch.setattr(ingest.pdf.pdfium, "PdfDocument", refuse)
+    doc = load_pdf(path)
+    assert [(s.page, s.text) for s in doc.sections] == [(1, "Page one"), (2, "Page two")]
+    assert doc.title == "Odd Report"
+    assert doc.warnings == ()
+
+
+@BOTH_READERS
+def test_a_page_pdfium_cannot_read_is_read_by_pypdf(tmp_path, monkeypatch):
+    path = make_pdf(tmp_path / "flaky.pdf", ["Page one", "Page two", "Page three"])
+    original = ingest.pdf._pdfium_page_text
+
+    def page_text(doc, index):
+        return ValueError("broken page") if index == 1 else original(doc, index)
+
+    monkeypatch.setattr(ingest.pdf, "_pdfium_page_text", page_text)
+    doc = load_pdf(path)
+    assert [(s.page, s.text) for s in doc.sections] == [
+        (1, "Page one"),
+        (2, "Page two"),
+        (3, "Page three"),
+    ]
+    assert doc.warnings == ()
+
+
+@BOTH_READERS
+def test_a_page_neither_reader_can_read_is_a_warning(tmp_path, monkeypatch):
+    from pypdf import PageObject
+
+    path = make_pdf(tmp_path / "bad.pdf", ["Good page", "Bad page"])
+    original_pdfium = ingest.pdf._pdfium_page_text
+    original_pypdf = PageObject.extract_text
+
+    def pdfium_text(doc, index):
+        return RuntimeError("pdfium failed") if index == 1 else original_pdfium(doc, index)
+
+    def pypdf_text(self, *args, **kwargs):
+        text = original_pypdf(self, *args, **kwargs)
+        if "Bad" in text:
+            raise KeyError("/Font")
+        return text
+
+    monkeypatch.setattr(ingest.pdf, "_pdfium_page_text", pdfium_text)
+    monkeypatch.setattr(PageObject, "extract_text", pypdf_text)
+    doc = load_pdf(path)
+    assert [s.text for s in doc.sections] == ["Good page"]
+    assert doc.warnings == ("page 2 could not be read (KeyError: '/Font'): text skipped",)
+
+
+@BOTH_READERS
+def test_no_text_from_pdfium_lets_pypdf_look(tmp_path, monkeypatch):
+    path = make_pdf(tmp_path / "quiet.pdf", ["Hidden words"])
+    monkeypatch.setattr(ingest.pdf, "_pdfium_page_text", lambda doc, index: "")
+    doc = load_pdf(path)
+    assert [s.text for s in doc.sections] == ["Hidden words"]
+
+
+@BOTH_READERS
+def test_a_broken_pdfium_outline_costs_only_the_headings(tmp_path, monkeypatch):
+    path = make_pdf(tmp_path / "o.pdf", ["One", "Two"], bookmarks={1: ("Start", 0)})
+
+    def broken(self, *args, **kwargs):
+        raise RecursionError("outline cycle")
+
+    monkeypatch.setattr(ingest.pdf.pdfium.PdfDocument, "get_toc", broken)
+    doc = load_pdf(path)
+    assert [(s.page, s.heading, s.text) for s in doc.sections] == [(1, (), "One"), (2, (), "Two")]
+
+
+@BOTH_READERS
+def test_nested_bookmarks_read_the_same_with_either_reader(tmp_path, monkeypatch):
+    path = make_pdf(
+        tmp_path / "deep.pdf",
+        ["A", "B", "C", "D", "E"],
+        bookmarks={1: ("Part I", 0), 2: ("Item 1", 1), 3: ("Note 1", 2), 5: ("Part II", 0)},
+    )
+    both = [s.heading for s in load_pdf(path).sections]
+    monkeypatch.setattr(ingest.pdf, "pdfium", None)
+    assert both == [s.heading for s in load_pdf(path).sections]
+    assert both[2] == ("Part I", "Item 1", "Note 1")
+    assert both[4] == ("Part II",)
+
+
+def test_threads_may_load_pdfs_at_once(tmp_path):
+    paths = [
+        make_pdf(tmp_path / f"f{n}.pdf", [f"File {n} page {p}" for p in (1, 2)]) for n in range(4)
+    ]
+    results: dict[int, list[str]] = {}
+
+    def work(n: int) -> None:
+        for _ in range(5):
+            results[n] = [s.text for s in load_pdf(paths[n]).sections]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {n: [f"File {n} page 1", f"File {n} page 2"] for n in range(4)}
 
 
 def test_normalise_changes_spacing_only():
