@@ -71,7 +71,7 @@ def _ivf(ids: np.ndarray, vectors: np.ndarray, dimension: int) -> faiss.Index:
         faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT
     )
     index.cp.spherical = True  # unit vectors, cosine: cell centres are unit vectors too
-    sample = len(ids) if len(ids) <= TRAINING_PER_LIST * lists else TRAINING_PER_LIST * lists
+    sample = min(len(ids), TRAINING_PER_LIST * lists)
     # A fixed seed and the vectors in id order: the same database trains the same cells.
     rows = np.sort(np.random.default_rng(0).choice(len(ids), sample, replace=False))
     index.train(vectors[rows])
