@@ -65,18 +65,18 @@ class SearchSettings:
     """Hybrid search knobs.
 
     Both lists' candidates are scored by both scorers; the fused score is
-    `w * cosine + (1 - w) * bm25 / best_bm25`, with `w` the dense weight. The bundled
-    embedder was trained on English, so for a question in another language its cosine is
-    mostly noise and the `*_other_language` values apply instead: search leans on the
-    words, and the best `rerank_depth` passages also gain `sentence_weight` times the
-    share of the question found in one of their sentences (see rag.text.cooccurrence).
-    Measured on the shared evaluation sets (see the README): English questions do best
-    at 0.8 without the sentence term (it costs sec10q's table-heavy filings 3 points of
-    hit@1), Spanish ones at 0.2 with it.
+    `w * cosine + (1 - w) * bm25 / best_bm25`, with `w` the dense weight. None (the
+    default) takes the weight measured for the index's embedder (see
+    rag.search.retriever.MEASURED_DENSE_WEIGHT). An embedder that knows only some
+    languages (all-MiniLM-L6-v2: English) gives noise for a question in another one, so
+    there the `*_other_language` values apply instead: search leans on the words, and
+    the best `rerank_depth` passages also gain `sentence_weight` times the share of the
+    question found in one of their sentences (see rag.text.cooccurrence). The README's
+    retrieval table has the figures behind these values.
     """
 
     candidates: int = 50  # how deep each list is read before fusion
-    dense_weight: float = 0.8
+    dense_weight: float | None = None
     dense_weight_other_language: float = 0.2
     sentence_weight: float = 0.0
     sentence_weight_other_language: float = 0.35
@@ -85,7 +85,7 @@ class SearchSettings:
     def __post_init__(self) -> None:
         for name in ("dense_weight", "dense_weight_other_language"):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
+            if value is not None and not 0.0 <= value <= 1.0:
                 raise ConfigError(f"search {name} must be between 0 and 1, got {value}")
         for name in ("sentence_weight", "sentence_weight_other_language"):
             if getattr(self, name) < 0:

@@ -12,17 +12,20 @@ starting its reply with the "cannot find" sentence; see rag.answering.declining)
    own greedy "cannot find" replies are not in it: they only add declines);
 3. the coefficients to put in `rag.answering.declining.DeclinePolicy` are printed in raw units.
 
-The cosine's weight is held at -3 rather than fitted. Fitted freely it comes out near -9:
-clapnq's unanswerable questions are mostly about topics its passages only brush, so a
-low cosine predicts them well there, and the score becomes the old cosine gate again. On
-a company's own documents an answering passage can sit at cosine 0.36 (the case a user
-reported), and a score that leans that hard on the cosine declines it even when the
-model is sure. At -3 such an answer stays well under the threshold and the clapnq
-targets still hold (`--free-cosine` shows the other fit).
+The cosine's weight is held rather than fitted. Fitted freely it comes out large
+(all-MiniLM-L6-v2: near -9; multilingual-e5: near -39): clapnq's unanswerable questions
+are mostly about topics its passages only brush, so a low cosine predicts them well
+there, and the score becomes the old cosine gate again. On a company's own documents an
+answering passage can sit at a low cosine (MiniLM 0.36: the case a user reported), and
+a score that leans that hard on the cosine declines it even when the model is sure. The
+weight is held where such a sure answer stays under the 0.65 threshold: -3 for MiniLM at
+0.36, -8 for e5 at 0.78 (e5's cosines sit in a narrower, higher band: clapnq's answering
+passages from 0.80 up). `--free-cosine` shows the other fit, `--cosine-weight` another.
 
-Reading the probability means reading each prompt once with the model: about 1 s a
-question on 2 cores. `--signals FILE` keeps the rows (JSON lines) and `--from FILE`
-refits from them without the model.
+Reading the probability means reading each prompt once with the model: about 4 s a
+question on 2 cores with the default model (600 questions: 45 minutes). `--signals
+FILE` keeps the rows (JSON lines) and `--from FILE` refits from them without the model;
+`--embedder` then names which embedder the rows came from.
 
     python scripts/calibrate_declining.py [--index DIR] [--signals FILE | --from FILE] [--json]
 """
@@ -46,10 +49,18 @@ from rag.answering.assistant import AnswerSettings, Assistant  # noqa: E402
 from rag.answering.prompting import DECLINE, answer_messages, language_of_prompt, merge_neighbours  # noqa: E402
 from rag.llm import make_generator  # noqa: E402
 from rag.search.retrieval_eval import load_dataset  # noqa: E402
+from rag.text.embedding import (  # noqa: E402
+    BUNDLED_EMBEDDER_ID,
+    MULTILINGUAL_EMBEDDER_ID,
+    make_embedder,
+)
 from rag.text.lexical import guess_language  # noqa: E402
 
 CLAPNQ = REPO.parent / "shared" / "eval" / "clapnq"
 FEATURES = ("log_probability", "coverage", "cosine")
+# Per embedder: the cosine's held weight and the low cosine at which a sure answer must
+# stay under the threshold (see above).
+HELD_COSINE = {BUNDLED_EMBEDDER_ID: (-3.0, 0.36), MULTILINGUAL_EMBEDDER_ID: (-8.0, 0.78)}
 
 
 def log(message: str) -> None:
@@ -73,13 +84,14 @@ def collect(index_dir: Path) -> list[dict]:
                 q.question, merged, language, assistant.settings, weighted
             )
             probability = None
-            if sources and not assistant.settings.decline.before_model(signals):
+            if sources and not assistant.decline_policy().before_model(signals):
                 messages = answer_messages(q.question, sources, language)
                 probability = generator.first_token_probability(messages, DECLINE[language])
             rows.append(
                 {
                     "id": q.id,
                     "answerable": q.answerable,
+                    "embedder": retriever.embedder.id,
                     **signals.with_probability(probability).as_dict(),
                 }
             )
@@ -152,8 +164,13 @@ def main() -> None:
     parser.add_argument(
         "--cosine-weight",
         type=float,
-        default=-3.0,
-        help="hold the cosine's weight here (default -3; see the docstring)",
+        default=None,
+        help="hold the cosine's weight here (default: -3 for MiniLM, -8 for e5; see above)",
+    )
+    parser.add_argument(
+        "--embedder",
+        default=None,
+        help="with --from rows that do not say: the embedder they came from (default e5)",
     )
     parser.add_argument("--free-cosine", action="store_true", help="fit the cosine's weight too")
     parser.add_argument("--json", action="store_true")
@@ -166,17 +183,23 @@ def main() -> None:
     if args.signals:
         args.signals.write_text("".join(json.dumps(r) + "\n" for r in rows))
     asked = [r for r in rows if r["decline_probability"] is not None]
-    cosine_weight = None if args.free_cosine else args.cosine_weight
+    embedder_id = rows[0].get("embedder") if rows else None
+    embedder_id = embedder_id or make_embedder(args.embedder).id
+    held, low_cosine = HELD_COSINE.get(embedder_id, HELD_COSINE[MULTILINGUAL_EMBEDDER_ID])
+    if args.cosine_weight is not None:
+        held = args.cosine_weight
+    cosine_weight = None if args.free_cosine else held
     weights, bias = fit(asked, cosine_weight)
-    # The case a user reported: a passage that answers at cosine 0.36, with the model sure
-    # (probability 0.002) and most of the question's words in the sentence.
-    example = bias + float(np.dot(weights, [math.log(0.002), 0.6, 0.36]))
+    # The case a user reported: a passage that answers at a low cosine, with the model
+    # sure (probability 0.002) and most of the question's words in the sentence.
+    example = bias + float(np.dot(weights, [math.log(0.002), 0.6, low_cosine]))
     result = {
         "questions": len(rows),
+        "embedder": embedder_id,
         "declined_before_the_model": len(rows) - len(asked),
         "doubt_bias": round(bias, 3),
         **{f"doubt_{name}": round(float(w), 3) for name, w in zip(FEATURES, weights, strict=True)},
-        "doubt_of_a_sure_answer_at_cosine_0.36": round(1 / (1 + math.exp(-example)), 3),
+        f"doubt_of_a_sure_answer_at_cosine_{low_cosine}": round(1 / (1 + math.exp(-example)), 3),
         "curve": curve(rows, weights, bias),
     }
     if args.json:

@@ -113,21 +113,46 @@ def test_without_a_probability_the_doubt_step_is_skipped(retriever):
     assert not answer.declined and answer.signals["doubt"] is None
 
 
-def test_each_bundled_model_gets_the_doubt_score_fitted_on_its_own_probabilities():
+def test_each_bundled_pair_gets_the_doubt_score_fitted_on_its_own_signals():
     from rag.answering.declining import FITTED_DOUBT
     from rag.config import BUNDLED_GENERATOR, FAST_GENERATOR
+    from rag.text.embedding import BUNDLED_EMBEDDER_ID, MULTILINGUAL_EMBEDDER_ID
 
     default = DeclinePolicy()
-    fast = default.for_model("smollm2")
-    assert fast.doubt_bias == FITTED_DOUBT[FAST_GENERATOR]["doubt_bias"] != default.doubt_bias
-    assert default.for_model(FAST_GENERATOR) == fast
-    assert default.for_model(BUNDLED_GENERATOR) == default
-    assert default.for_model("/models/other.gguf") == default and default.for_model(None) == default
+    # The defaults are the default pair's fit: the default model over the default embedder.
+    assert default.fitted_for(None, MULTILINGUAL_EMBEDDER_ID) == default
+    assert default.fitted_for(BUNDLED_GENERATOR, MULTILINGUAL_EMBEDDER_ID) == default
+    fits = []
+    for (model, embedder_id), fitted in FITTED_DOUBT.items():
+        policy = default.fitted_for(model, embedder_id)
+        assert all(getattr(policy, name) == value for name, value in fitted.items())
+        fits.append(policy)
+    assert all(a != b for i, a in enumerate(fits) for b in fits[i + 1 :])  # none borrowed
+    assert (BUNDLED_GENERATOR, BUNDLED_EMBEDDER_ID) in FITTED_DOUBT
+    assert (FAST_GENERATOR, BUNDLED_EMBEDDER_ID) in FITTED_DOUBT
+    assert default.fitted_for("smollm2", BUNDLED_EMBEDDER_ID) == default.fitted_for(
+        FAST_GENERATOR, BUNDLED_EMBEDDER_ID
+    )
+    # A GGUF file of one's own reads like the default model; an unknown embedder like e5.
+    assert default.fitted_for("/models/other.gguf", BUNDLED_EMBEDDER_ID) == default.fitted_for(
+        BUNDLED_GENERATOR, BUNDLED_EMBEDDER_ID
+    )
+    assert default.fitted_for(FAST_GENERATOR, "hash-64") == default.fitted_for(
+        FAST_GENERATOR, MULTILINGUAL_EMBEDDER_ID
+    )
 
 
-def test_the_assistant_uses_its_models_fit_unless_given_a_policy(retriever):
+def test_the_assistant_uses_its_pairs_fit_unless_given_a_policy(retriever, monkeypatch):
+    from rag.text.embedding import BUNDLED_EMBEDDER_ID
+
     generator = InclinedGenerator(0.01)
     generator.model = "smollm2"
-    assert Assistant(retriever, generator).settings.decline == DeclinePolicy().for_model("smollm2")
+    assistant = Assistant(retriever, generator)
+    fitted = DeclinePolicy().fitted_for("smollm2", retriever.embedder.id)
+    assert assistant.decline_policy() == fitted
+    # A rebuild that switches the index's embedder switches the fit with it.
+    monkeypatch.setattr(retriever.embedder, "id", BUNDLED_EMBEDDER_ID)
+    assert assistant.decline_policy() == DeclinePolicy().fitted_for("smollm2", BUNDLED_EMBEDDER_ID)
+    assert assistant.decline_policy() != fitted
     chosen = Assistant(retriever, generator, AnswerSettings(decline=POLICY))
-    assert chosen.settings.decline == POLICY
+    assert chosen.decline_policy() == POLICY

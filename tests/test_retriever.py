@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from rag import Retriever, ingest_paths
+from rag.config import SearchSettings
 from rag.errors import ConfigError
+from rag.search.retriever import DEFAULT_DENSE_WEIGHT, MEASURED_DENSE_WEIGHT
+from rag.text.embedding import MULTILINGUAL_EMBEDDER_ID
 from rag.text.lexical import analyze, fts_match, guess_language, query_terms
 
 
@@ -67,13 +70,22 @@ def test_dense_weight_follows_the_embedders_languages(retriever):
     retriever.embedder.languages = ("en",)
     settings = retriever.settings
     assert retriever.weights_for("How many days?") == (
-        settings.dense_weight,
+        DEFAULT_DENSE_WEIGHT,
         settings.sentence_weight,
     )
     assert retriever.weights_for("¿Cuántos días?")[0] == settings.dense_weight_other_language
     assert retriever.weights_for("política gastos")[0] == settings.dense_weight_other_language
     retriever.embedder.languages = None  # unknown: trusted for every language
-    assert retriever.weights_for("¿Cuántos días?")[0] == settings.dense_weight
+    assert retriever.weights_for("¿Cuántos días?")[0] == DEFAULT_DENSE_WEIGHT
+
+
+def test_dense_weight_is_the_one_measured_for_the_embedder_unless_set(retriever, monkeypatch):
+    monkeypatch.setattr(retriever.embedder, "id", MULTILINGUAL_EMBEDDER_ID)
+    measured = MEASURED_DENSE_WEIGHT[MULTILINGUAL_EMBEDDER_ID]
+    assert measured != DEFAULT_DENSE_WEIGHT
+    assert retriever.weights_for("¿Cuántos días?")[0] == measured
+    retriever.settings = SearchSettings(dense_weight=0.4)
+    assert retriever.weights_for("¿Cuántos días?")[0] == 0.4
 
 
 def test_k_and_empty_query_are_validated(retriever):

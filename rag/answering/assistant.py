@@ -234,11 +234,18 @@ class Assistant:
         self.retriever = retriever
         self.generator = generator
         settings = settings or AnswerSettings()
-        if settings.decline == DeclinePolicy():
-            # The doubt score reads this model's own probabilities: use its fit.
-            model = getattr(generator, "model", None)
-            settings = replace(settings, decline=settings.decline.for_model(model))
+        # The doubt score reads this model's own probabilities and this embedder's
+        # cosines: unless a policy was chosen, the fit for the pair is used, looked up
+        # per question because a rebuild can switch the index's embedder.
+        self._fitted_decline = settings.decline == DeclinePolicy()
         self.settings = settings
+
+    def decline_policy(self) -> DeclinePolicy:
+        """The decline policy for the next question."""
+        if not self._fitted_decline:
+            return self.settings.decline
+        model = getattr(self.generator, "model", None)
+        return self.settings.decline.fitted_for(model, self.retriever.embedder.id)
 
     def answer(self, question: str, history: Sequence[Message] = (), **options) -> Answer:
         return self.stream(question, history, **options).answer
@@ -273,7 +280,7 @@ class Assistant:
         timings = Timings(rewrite=rewritten - started, retrieval=retrieved - rewritten)
         language = language_of_prompt(guess_language(question))
 
-        policy = settings.decline
+        policy = self.decline_policy()
 
         def declined(reason: str = "no-evidence") -> AnswerStream:
             # The closest passages are shown, whole, with the "not found" reply.

@@ -20,8 +20,9 @@ The decision combines what is known, in three steps:
 3. `after_model`: the model's own "cannot find" reply declines.
 
 Where the generator cannot tell the probability (a remote server), step 2 is skipped.
-The probability is the answering model's own, so the score is fitted for each bundled
-model (`DeclinePolicy.for_model`); the defaults are the default model's.
+The probability is the answering model's own and the cosine the embedder's, so the
+score is fitted for each pair of bundled model and embedder (`DeclinePolicy.fitted_for`);
+the defaults are the default pair's.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from rag.config import FAST_GENERATOR, canonical_model
+from rag.config import BUNDLED_GENERATOR, FAST_GENERATOR, canonical_model
+from rag.text.embedding import BUNDLED_EMBEDDER_ID, MULTILINGUAL_EMBEDDER_ID
 
 
 @dataclass(frozen=True)
@@ -65,18 +67,22 @@ class EvidenceSignals:
 class DeclinePolicy:
     """The thresholds and weights of the decline decision (see the module docstring)."""
 
+    # A best passage under this cosine is off topic. multilingual-e5 scores even
+    # unrelated passages above 0.75 (clapnq's best passages: 0.80 to 0.93), so with it
+    # the gate never fires and the doubt score's cosine term does its work.
     min_cosine: float = 0.30
-    # The bundled embedder knows English only: other languages' cosines run lower.
+    # For an embedder that knows only some languages, on a question in another one.
     min_cosine_other_language: float = 0.20
     min_coverage: float = 0.0
     # The doubt score: bias + weights of log(p), coverage and cosine, fitted on clapnq's
-    # 600 questions with the cosine's weight held at -3 (scripts/calibrate_declining.py
-    # says why). At 0.65 the score alone declines 62.7% of clapnq's unanswerable questions
-    # and 8.0% of its answerable ones (0.60: 68.7% / 11.7%; 0.70: 57.7% / 6.3%).
-    doubt_bias: float = 5.321
-    doubt_log_probability: float = 0.364
-    doubt_coverage: float = -2.649
-    doubt_cosine: float = -3.0
+    # 600 questions with the default pair (see FITTED_DOUBT) and the cosine's weight held
+    # at -8 (scripts/calibrate_declining.py says why). At 0.65 the score alone declines
+    # 62.7% of clapnq's unanswerable questions and 8.7% of its answerable ones (0.60:
+    # 68.0% / 11.0%; 0.70: 58.7% / 6.3%).
+    doubt_bias: float = 10.778
+    doubt_log_probability: float = 0.388
+    doubt_coverage: float = -2.911
+    doubt_cosine: float = -8.0
     # Added to log(p) for a prompt in another language than the one the score was fitted
     # on. "No encuentro…" starts with "No", which Spanish answers start with far more
     # often than English ones start with "I": on the same 78 xquad questions asked in
@@ -84,11 +90,19 @@ class DeclinePolicy:
     log_probability_shift: Mapping[str, float] = field(default_factory=lambda: {"es": -2.97})
     max_doubt: float = 0.65  # 1.0: never decline on doubt alone
 
-    def for_model(self, model: str | None) -> DeclinePolicy:
-        """This policy with the doubt score fitted for `model` (a model spec), where one
-        was; other models keep the default model's."""
-        fitted = FITTED_DOUBT.get(canonical_model(model)) if model else None
-        return replace(self, **fitted) if fitted else self
+    def fitted_for(self, model: str | None, embedder_id: str | None) -> DeclinePolicy:
+        """This policy with the gate and doubt score fitted for `model` (a model spec)
+        answering from an index of `embedder_id`. A pair never fitted takes the default
+        model's fit for that embedder, and an embedder never fitted the default one's."""
+        model = canonical_model(model) if model else BUNDLED_GENERATOR
+        for pair in (
+            (model, embedder_id),
+            (BUNDLED_GENERATOR, embedder_id),
+            (model, MULTILINGUAL_EMBEDDER_ID),
+        ):
+            if pair in FITTED_DOUBT:
+                return replace(self, **FITTED_DOUBT[pair])
+        return self
 
     def before_model(self, signals: EvidenceSignals) -> bool:
         """True to decline without asking the model."""
@@ -124,15 +138,34 @@ class DeclinePolicy:
         return "model" if model_declined else ""
 
 
-# The doubt score of the other bundled models, fitted the same way with the model set
-# (`RAG_LLM_MODEL=smollm2 python scripts/calibrate_declining.py`), and their Spanish
-# shift measured on the same 78 parallel xquad questions. SmolLM2-135M at 0.65: 55.3% of
-# clapnq's unanswerable questions declined, 10.3% of its answerable ones.
-FITTED_DOUBT: dict[str, dict] = {
-    FAST_GENERATOR: {
+# The gate and doubt score of every bundled pair of answer model and embedder, each
+# fitted the same way on clapnq's 600 questions with that pair set (`RAG_LLM_MODEL=...
+# python scripts/calibrate_declining.py --index <an index built with the embedder>`),
+# and each model's Spanish shift measured on the same 78 parallel xquad questions. The
+# embedder matters because its cosines are one of the signals: multilingual-e5 scores
+# unrelated passages far higher than all-MiniLM-L6-v2 does. The class defaults above are
+# the default pair's.
+FITTED_DOUBT: dict[tuple[str, str], dict] = {
+    (BUNDLED_GENERATOR, MULTILINGUAL_EMBEDDER_ID): {},  # the class defaults
+    # MiniLM was the default embedder before e5; its cosine knows English only.
+    (BUNDLED_GENERATOR, BUNDLED_EMBEDDER_ID): {
+        "min_cosine": 0.30,
+        "min_cosine_other_language": 0.20,
+        "doubt_bias": 5.321,
+        "doubt_log_probability": 0.364,
+        "doubt_coverage": -2.649,
+        "doubt_cosine": -3.0,
+        "log_probability_shift": {"es": -2.97},
+    },
+    # SmolLM2-135M over MiniLM at 0.65: 55.3% of clapnq's unanswerable questions
+    # declined, 10.3% of its answerable ones.
+    (FAST_GENERATOR, BUNDLED_EMBEDDER_ID): {
+        "min_cosine": 0.30,
+        "min_cosine_other_language": 0.20,
         "doubt_bias": 7.016,
         "doubt_log_probability": 0.689,
         "doubt_coverage": -3.531,
+        "doubt_cosine": -3.0,
         "log_probability_shift": {"es": -0.75},
     },
 }
