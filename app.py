@@ -314,10 +314,11 @@ def answer_settings_sidebar(config: Config, generator: Generator | None) -> dict
         chosen = {
             "k": st.slider("Passages to read", 1, 10, remembered("k", AnswerSettings().k), key="k"),
             "auto_weight": st.toggle(
-                "Weigh meaning and keywords by language",
+                "Weigh meaning and keywords as measured",
                 remembered("auto_weight", True),
                 key="auto_weight",
-                help="Off: choose the weighting yourself.",
+                help="On: the mix measured best for this index's embedder and the question's "
+                "language. Off: choose the weighting yourself.",
             ),
         }
         if not chosen["auto_weight"]:
