@@ -336,10 +336,14 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
+        # "(rowid + 0)", not "rowid": given a bare rowid IN (...), SQLite runs the FTS
+        # query once per id, and each run recounts every term's matches for BM25's IDF
+        # (80 ms for 100 ids at 100,000 passages). As an expression it filters one scan
+        # of the matches instead, and BM25 is computed only for the rows kept (7 ms).
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT rowid, -bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts "
-                f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+                f"WHERE chunks_fts MATCH ? AND (rowid + 0) IN ({marks})",
                 [match, *ids],
             ).fetchall()
         return {r[0]: r[1] for r in rows}
@@ -355,7 +359,7 @@ class Store:
         )
         params: list = [match]
         if source_pattern:
-            sql += f" AND rowid IN ({_IDS_FOR_SOURCES})"
+            sql += f" AND (rowid + 0) IN ({_IDS_FOR_SOURCES})"  # one scan: see lexical_scores
             params += [source_pattern, source_pattern]
         sql += " ORDER BY score DESC, rowid LIMIT ?"
         params.append(limit)
