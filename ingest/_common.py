@@ -6,8 +6,9 @@ Private to the package: loaders import from here, callers never do.
 from __future__ import annotations
 
 import re
+import zipfile
 
-from .types import Section
+from .types import LoadError, Section
 
 # Lone UTF-16 surrogates come out of broken PDF text encodings; they cannot be encoded to
 # UTF-8, so they would crash whatever stores the text later (SQLite, JSON). Replace them.
@@ -110,3 +111,88 @@ def meaningful_title(value: object) -> str | None:
     ):
         return None
     return title
+
+
+# Office files (.docx, .pptx, .xlsx) are zips whose parts their libraries inflate in
+# memory. The parts' declared sizes bound what zipfile will inflate, so checking them
+# first stops zip bombs cheaply.
+MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
+
+
+def check_zip(path, kind: str, hint: str = "") -> None:
+    """Raise LoadError unless `path` is a zip whose parts inflate to a bounded size."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise LoadError(
+            str(path), f"not a valid {kind} or damaged (not a zip package{hint}): {short(exc)}"
+        ) from exc
+    if declared > MAX_UNCOMPRESSED_BYTES:
+        raise LoadError(
+            str(path),
+            f"too large: the {kind} inflates to {declared // 2**20} MB "
+            f"(limit {MAX_UNCOMPRESSED_BYTES // 2**20} MB)",
+        )
+
+
+def short(exc: BaseException) -> str:
+    """An exception as one line of at most 200 characters, for a LoadError's reason."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def cell_text(value: object) -> str:
+    """A table cell or spreadsheet value as one line of text ("" for nothing)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return " ".join(scrub(str(value)).split())
+
+
+def labelled_rows(rows: list[list[str]]) -> list[str]:
+    """A table's rows as lines that carry their header: "Region: North; Q3: 1.2 M".
+
+    The first row with any text is the header (after any caption rows, see split_table).
+    Every later row names each value with its column's header, so a passage cut between
+    rows still says what each number is, and a row is never read as bare cells. A table
+    of one row (or only a header) is returned as "a | b | c".
+    """
+    captions, header, body = split_table([row for row in rows if any(row)])
+    lines = list(captions)
+    if header is not None:
+        lines.append(" | ".join(cell for cell in header if cell))
+    return lines + [label_row(header, row) for row in body]
+
+
+def split_table(rows: list[list[str]]) -> tuple[list[str], list[str] | None, list[list[str]]]:
+    """(caption lines, header row or None, body rows) of a table's non-empty rows.
+
+    A first row with one cell over a wider table is a caption, not a header. Without
+    at least one row under it, there is no header: the rows are the body, unlabelled.
+    """
+    rows = list(rows)
+    captions = []
+    while len(rows) > 1 and _filled(rows[0]) == 1 < max(_filled(row) for row in rows[1:]):
+        captions.append(next(cell for cell in rows.pop(0) if cell))
+    if len(rows) < 2:
+        return captions, None, rows
+    return captions, rows[0], rows[1:]
+
+
+def label_row(header: list[str] | None, row: list[str]) -> str:
+    """One row as "Header: value; ...", empty cells left out ("a | b" without a header);
+    a cell under no header is named "Column N"."""
+    if header is None:
+        return " | ".join(cell for cell in row if cell)
+    pairs = []
+    for i, cell in enumerate(row):
+        if cell:
+            name = header[i] if i < len(header) and header[i] else f"Column {i + 1}"
+            pairs.append(f"{name}: {cell}")
+    return "; ".join(pairs)
+
+
+def _filled(row: list[str]) -> int:
+    return sum(1 for cell in row if cell)

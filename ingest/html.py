@@ -16,7 +16,7 @@ from bs4.element import CData, ProcessingInstruction
 
 from ._common import SectionBuilder, meaningful_title, scrub
 from .text import decode_bytes
-from .types import ParsedDocument
+from .types import ParsedDocument, Section
 
 # Not <head> itself: html.parser does not repair a missing </head>, so the whole body can
 # end up inside it. Dropping what a head holds (title, meta, ...) is just as clean.
@@ -41,8 +41,16 @@ def load_html(path: str | Path) -> ParsedDocument:
     data = path.read_bytes()
     # The declared charset only counts when the bytes are not UTF-8 (see decode_bytes).
     declared = _META_CHARSET.search(data[:4096])
-    text = scrub(decode_bytes(data, declared.group(1).decode("ascii") if declared else None))
-    soup = BeautifulSoup(text, "html.parser")
+    text = decode_bytes(data, declared.group(1).decode("ascii") if declared else None)
+    title, sections = html_sections(text)
+    return ParsedDocument(
+        path=str(path), title=title or path.stem, format="html", sections=sections
+    )
+
+
+def html_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
+    """(title or None, sections) of an HTML document's visible text."""
+    soup = BeautifulSoup(scrub(text), "html.parser")
 
     title_tag = soup.find("title")
     title = meaningful_title(title_tag.get_text(" ")) if title_tag else None
@@ -58,9 +66,7 @@ def load_html(path: str | Path) -> ParsedDocument:
     if title is None:
         first = soup.find(["h1", "h2"])
         title = meaningful_title(first.get_text(" ")) if first else None
-    return ParsedDocument(
-        path=str(path), title=title or path.stem, format="html", sections=sections
-    )
+    return title, sections
 
 
 def _is_hidden(tag: Tag) -> bool:

@@ -11,19 +11,14 @@ the paragraph or its style.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from docx import Document
 from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 
-from ._common import SectionBuilder, meaningful_title
+from ._common import SectionBuilder, check_zip, labelled_rows, meaningful_title, short
 from .types import LoadError, ParsedDocument
-
-# A .docx is a zip; python-docx inflates its parts in memory. Their declared sizes bound
-# what zipfile will inflate, so checking them first stops zip bombs cheaply.
-MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 
 _TITLE_LEVEL = 0  # "Title" sits above "Heading 1"
 _MAX_STYLE_CHAIN = 20  # styles inherit from styles; a cycle must not loop forever
@@ -31,13 +26,13 @@ _MAX_STYLE_CHAIN = 20  # styles inherit from styles; a cycle must not loop forev
 
 def load_docx(path: str | Path) -> ParsedDocument:
     path = Path(path)
-    _check_zip(path)
+    check_zip(path, "DOCX", "; an old .doc file must be saved as .docx first")
     try:
         document = Document(str(path))
     except KeyError as exc:  # a part the package needs is missing from the zip
         raise LoadError(str(path), f"not a valid DOCX or damaged: missing part {exc}") from exc
     except Exception as exc:  # not a package, not a Word file, malformed XML, ...
-        raise LoadError(str(path), f"not a valid DOCX or damaged: {_short(exc)}") from exc
+        raise LoadError(str(path), f"not a valid DOCX or damaged: {short(exc)}") from exc
 
     builder = SectionBuilder()
     title_paragraph: str | None = None
@@ -59,8 +54,12 @@ def load_docx(path: str | Path) -> ParsedDocument:
                         title_paragraph = text
                     builder.heading(level, text)
             elif child.tag == tbl_tag:
-                for row in _table_rows(child):
+                # Each row its own paragraph, named by the header: a passage is cut
+                # between rows, never inside one, and every row says what its cells are.
+                for row in labelled_rows(_table_cells(child)):
+                    builder.add("")
                     builder.add(row)
+                builder.add("")
             elif child.tag == sdt_tag:
                 # Content controls (e.g. a cover page or a table of contents) wrap
                 # ordinary paragraphs and tables.
@@ -87,24 +86,6 @@ def load_docx(path: str | Path) -> ParsedDocument:
         sections=builder.build(),
         metadata=metadata,
     )
-
-
-def _check_zip(path: Path) -> None:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            declared = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as exc:
-        raise LoadError(
-            str(path),
-            "not a valid DOCX or damaged (not a zip package; an old .doc file must be saved "
-            f"as .docx first): {_short(exc)}",
-        ) from exc
-    if declared > MAX_UNCOMPRESSED_BYTES:
-        raise LoadError(
-            str(path),
-            f"too large: the DOCX inflates to {declared // 2**20} MB "
-            f"(limit {MAX_UNCOMPRESSED_BYTES // 2**20} MB)",
-        )
 
 
 def _heading_level(paragraph: Paragraph, element) -> int | None:
@@ -138,8 +119,8 @@ def _outline_level(element) -> int | None:
     return None
 
 
-def _table_rows(tbl) -> list[str]:
-    """Each row as "cell | cell | cell".
+def _table_cells(tbl) -> list[list[str]]:
+    """Each row's cells as text.
 
     Reads the XML cells directly rather than python-docx's cell grid: a merged cell is
     one <w:tc> here (so it is not repeated), and an inconsistent grid cannot raise.
@@ -151,11 +132,10 @@ def _table_rows(tbl) -> list[str]:
         for tc in tr.iterchildren(qn("w:tc")):
             texts = (Paragraph(p, None).text for p in tc.iter(qn("w:p")))
             cells.append(" ".join(" ".join(texts).split()))
-        if any(cells):
-            rows.append(" | ".join(cells))
+            # A cell merged across columns leaves those columns empty, so the cells
+            # after it stay under their own headers.
+            span = tc.xpath("./w:tcPr/w:gridSpan/@w:val")
+            if span and str(span[0]).isdigit():
+                cells.extend([""] * (min(int(span[0]), 64) - 1))
+        rows.append(cells)
     return rows
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

@@ -28,7 +28,9 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 
+from . import ocr
 from ._common import meaningful_title, scrub
+from .images import OCR_HEADING, normalise_ocr
 from .types import LoadError, ParsedDocument, Section
 
 try:  # recent pypdf (7.x here): limits live in a context-local Configuration
@@ -54,10 +56,10 @@ MAX_ARRAY_ELEMENTS = 1_000_000
 ENCRYPTED_REASON = (
     "encrypted: a password is needed to read it (remove the password and ingest again)"
 )
-NO_TEXT_REASON = (
-    "no extractable text: the PDF has no text layer (scanned?): "
-    "OCR it (for example with ocrmypdf) and ingest it again"
-)
+NO_TEXT_REASON = "no extractable text: the PDF has no text layer (scanned?)"
+# A page with fewer characters of text than this is taken for a scan (a stamped page
+# number or a scanner's header is all such a page has) and read by OCR.
+MIN_TEXT_LAYER_CHARS = 20
 
 _CONTROL = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f]")  # not \t \n \x0c (a page break)
 _HSPACE = re.compile(r"[^\S\n]+")  # any whitespace run but newlines
@@ -89,6 +91,7 @@ def _document(name: str, path: Path, pages: _Pages) -> ParsedDocument:
     sections: list[Section] = []
     warnings: list[str] = []
     unreadable: list[str] = []
+    scanned: list[tuple[int, tuple[str, ...], str]] = []  # (page, heading, its few words)
     for index, raw in enumerate(pages.texts):
         number = index + 1
         if isinstance(raw, BaseException):
@@ -96,13 +99,15 @@ def _document(name: str, path: Path, pages: _Pages) -> ParsedDocument:
             warnings.append(f"page {number} could not be read ({_short(raw)}): text skipped")
             continue
         text = normalise(raw)
-        if not text:
-            warnings.append(
-                f"page {number} has no text layer (scanned image?): OCR it to make it searchable"
-            )
-            continue
         heading = pages.headings[index] if pages.headings else ()
+        if len(text) < MIN_TEXT_LAYER_CHARS:
+            scanned.append((number, heading, text))
+            continue
         sections.append(Section(text=text, page=number, heading=heading))
+    if scanned:
+        sections = sorted(
+            sections + _ocr_sections(path, scanned, warnings), key=lambda s: s.page or 0
+        )
 
     if not sections:
         if len(unreadable) == len(pages.texts):
@@ -114,7 +119,8 @@ def _document(name: str, path: Path, pages: _Pages) -> ParsedDocument:
                 f"{NO_TEXT_REASON}; also {len(unreadable)} page(s) could not be read "
                 f"({unreadable[0]})",
             )
-        raise LoadError(name, NO_TEXT_REASON)
+        why = next((w for w in warnings if "no text layer" in w), "")
+        raise LoadError(name, f"{NO_TEXT_REASON}{': ' + why.split(': ', 1)[-1] if why else ''}")
     return ParsedDocument(
         path=name,
         title=pages.title or path.stem,
@@ -124,6 +130,79 @@ def _document(name: str, path: Path, pages: _Pages) -> ParsedDocument:
         metadata=pages.metadata,
         warnings=tuple(warnings),
     )
+
+
+# -- OCR of pages without a text layer ---------------------------------------------------
+
+
+def _ocr_sections(
+    path: Path, scanned: list[tuple[int, tuple[str, ...], str]], warnings: list[str]
+) -> list[Section]:
+    """Sections for pages with no usable text layer, read by OCR from PDFium's rendering.
+
+    A page keeps its own few words (a stamped page number) when OCR is unavailable or
+    finds less; every page it cannot read is a warning that says why.
+    """
+    problem = ocr.available() if pdfium is not None else "PDFium (pypdfium2) is missing"
+    sections = []
+    read = []
+    for number, heading, own in scanned:
+        text, why = "", problem
+        if problem is None:
+            try:
+                image = _render(path, number)
+                if image is None:
+                    why = "no image to read either (a blank page?)"
+                else:
+                    text = normalise_ocr(ocr.image_text(image))
+                    why = "OCR found no text in it"
+            except (ocr.OcrFailed, _RenderFailed) as exc:
+                why = str(exc)
+        if not own and not text:
+            warnings.append(f"page {number} has no text layer (scanned?): {why}")
+        if len(text) > len(own):
+            sections.append(Section(text=text, page=number, heading=(*heading, OCR_HEADING)))
+            read.append(number)
+        elif own:
+            sections.append(Section(text=own, page=number, heading=heading))
+    if read:
+        warnings.append(f"{_pages_text(read)} read by OCR ({ocr.languages()})")
+    return sections
+
+
+class _RenderFailed(Exception):
+    pass
+
+
+def _render(path: Path, number: int):
+    """Page `number` (1-based) as a greyscale PIL image at ocr.RENDER_DPI; None for a
+    page without images (a blank or divider page: nothing for OCR to find)."""
+    with _PDFIUM_LOCK:
+        try:
+            doc = pdfium.PdfDocument(str(path))
+        except Exception as exc:
+            raise _RenderFailed(f"it could not be rendered for OCR ({_short(exc)})") from exc
+        try:
+            page = doc[number - 1]
+            try:
+                images = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=5)
+                if next(iter(images), None) is None:
+                    return None
+                bitmap = page.render(scale=ocr.RENDER_DPI / 72, grayscale=True)
+                return bitmap.to_pil()
+            finally:
+                page.close()
+        except Exception as exc:
+            raise _RenderFailed(f"it could not be rendered for OCR ({_short(exc)})") from exc
+        finally:
+            doc.close()
+
+
+def _pages_text(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"page {numbers[0]}"
+    listed = ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else "")
+    return f"{len(numbers)} pages ({listed})"
 
 
 # -- PDFium -------------------------------------------------------------------------------

@@ -12,9 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .html import load_html
+from .images import load_image
+from .mail import load_eml, load_mbox
 from .markdown import load_markdown
 from .office import load_docx
 from .pdf import load_pdf
+from .sheets import load_csv, load_xlsx
+from .slides import load_pptx
 from .text import load_text
 from .types import LoadError, ParsedDocument, UnsupportedFormatError
 
@@ -29,6 +33,17 @@ LOADERS: dict[str, Callable[[Path], ParsedDocument]] = {
     ".text": load_text,
     # reStructuredText reads fine as plain text; its headings are not parsed.
     ".rst": load_text,
+    ".pptx": load_pptx,
+    ".xlsx": load_xlsx,
+    ".csv": load_csv,
+    ".eml": load_eml,
+    ".mbox": load_mbox,
+    # Read by OCR (ingest.ocr); without Tesseract each is reported with the fix.
+    ".png": load_image,
+    ".jpg": load_image,
+    ".jpeg": load_image,
+    ".tif": load_image,
+    ".tiff": load_image,
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(LOADERS))
 

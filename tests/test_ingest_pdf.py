@@ -126,7 +126,7 @@ def test_a_page_without_text_is_a_warning_not_a_failure(tmp_path):
     assert [s.page for s in doc.sections] == [1, 3]
     assert doc.page_count == 3
     assert len(doc.warnings) == 1
-    assert doc.warnings[0].startswith("page 2 has no text layer (scanned image?)")
+    assert doc.warnings[0].startswith("page 2 has no text layer (scanned?): ")
 
 
 def test_a_pdf_without_any_text_is_a_load_error(tmp_path):

@@ -73,7 +73,7 @@ def test_pdf_and_docx_dispatch(tmp_path):
     assert load(str(tmp_path / "y.docx")).sections[0].text == "Hello DOCX"
 
 
-@pytest.mark.parametrize("name", ["sheet.xlsx", "image.png", "Makefile", "archive.tar.gz"])
+@pytest.mark.parametrize("name", ["sheet.ods", "image.gif", "Makefile", "archive.tar.gz"])
 def test_unsupported_types(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(b"whatever")
@@ -81,7 +81,7 @@ def test_unsupported_types(tmp_path, name):
         load(path)
     assert info.value.path == str(path)
     assert info.value.reason.startswith("unsupported file type ")
-    assert "supported types are .docx, .htm, .html" in info.value.reason
+    assert "supported types are .csv, .docx, .eml, .htm, .html" in info.value.reason
 
 
 def test_missing_file(tmp_path):
