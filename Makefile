@@ -8,6 +8,9 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 # The browser test drives Debian's chromium (`playwright install` would need the internet).
 CHROMIUM ?= /usr/bin/chromium
+# OCR of scanned pages and images runs Debian's Tesseract with English and Spanish data.
+TESSERACT ?= /usr/bin/tesseract
+TESSERACT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa
 
 .PHONY: install run test lint bench eval clean
 
@@ -18,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed $(CHROMIUM)
+install: $(VENV)/.installed $(CHROMIUM) $(TESSERACT)
 
 # Only when missing; without root (or passwordless sudo) and apt-get, the browser test skips.
 $(CHROMIUM):
@@ -33,6 +36,21 @@ $(CHROMIUM):
 	else \
 		echo "warning: installing chromium needs root: run 'sudo apt-get install chromium'," \
 			"or the browser test will be skipped"; \
+	fi
+
+# Without it, scanned pages are reported with this fix and everything else is read.
+$(TESSERACT):
+	@if ! command -v apt-get >/dev/null; then \
+		echo "warning: no apt-get to install Tesseract; scanned pages will not be read"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(TESSERACT_PACKAGES) \
+		|| echo "warning: installing Tesseract failed; scanned pages will not be read"; \
+	elif sudo -n true 2>/dev/null; then \
+		sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y $(TESSERACT_PACKAGES) \
+		|| echo "warning: installing Tesseract failed; scanned pages will not be read"; \
+	else \
+		echo "warning: installing Tesseract needs root: run 'sudo apt-get install $(TESSERACT_PACKAGES)'," \
+			"or scanned pages will not be read"; \
 	fi
 
 run: install

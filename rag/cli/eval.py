@@ -120,8 +120,12 @@ def main(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
+        by_format = result.pop("by_format", {})
         for key, value in result.items():
             print(f"{key:16} {value}")
+        for fmt, shares in by_format.items():
+            figures = ", ".join(f"{k} {v}" for k, v in shares.items())
+            print(f"  {fmt:14} {figures}")
     if report.failed:
         for path, reason in report.failed:
             print(f"failed: {path}: {reason}", file=sys.stderr)

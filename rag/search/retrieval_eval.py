@@ -35,6 +35,7 @@ class Question:
     gold: tuple[tuple[str, int | None], ...]
     answerable: bool
     lang: str = "en"
+    format: str | None = None  # the kind of file the answer is in, where the set says
 
 
 def load_dataset(folder: Path) -> tuple[str, list[Question]]:
@@ -60,6 +61,7 @@ def load_dataset(folder: Path) -> tuple[str, list[Question]]:
                         gold=tuple((g["source"], g.get("page")) for g in q.get("gold") or ()),
                         answerable=q.get("answerable", True),
                         lang=q.get("lang") or "en",
+                        format=q.get("format"),
                     )
                 )
     return rule, questions
@@ -104,6 +106,7 @@ def evaluate(
     hits_at = dict.fromkeys(ks, 0)
     reciprocal = 0.0
     latencies = []
+    first_hit: dict[str, int | None] = {}
     if answerable:
         retriever.search(answerable[0].question, k=depth)  # load the model outside the timing
     for q in answerable:
@@ -111,16 +114,34 @@ def evaluate(
         hits = retriever.search(q.question, k=depth)
         latencies.append((time.perf_counter() - started) * 1000)
         first = next((i for i, h in enumerate(hits, 1) if is_hit(h, q, rule, docs_dir)), None)
+        first_hit[q.id] = first
         for k in ks:
             hits_at[k] += first is not None and first <= k
         if first is not None and first <= 10:
             reciprocal += 1 / first
     n = max(len(answerable), 1)
-    return {
+    result = {
         "questions": len(answerable),
         "rule": rule,
         **{f"hit@{k}": round(hits_at[k] / n, 4) for k in ks},
         "mrr@10": round(reciprocal / n, 4),
         "latency_ms_p50": round(percentile(latencies, 0.50), 2),
         "latency_ms_p95": round(percentile(latencies, 0.95), 2),
+    }
+    formats = sorted({q.format for q in answerable if q.format})
+    if formats:
+        result["by_format"] = {
+            fmt: _shares([first_hit[q.id] for q in answerable if q.format == fmt], ks)
+            for fmt in formats
+        }
+    return result
+
+
+def _shares(firsts: list[int | None], ks: list[int]) -> dict:
+    """hit@k and MRR@10 of a group of questions, from the rank of each one's first hit."""
+    n = max(len(firsts), 1)
+    return {
+        "questions": len(firsts),
+        **{f"hit@{k}": round(sum(f is not None and f <= k for f in firsts) / n, 4) for k in ks},
+        "mrr@10": round(sum(1 / f for f in firsts if f is not None and f <= 10) / n, 4),
     }
