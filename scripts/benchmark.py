@@ -47,9 +47,11 @@ corpus is picked; an index has to be built first, so their ingest is measured to
 `memory` runs the 1x/4x child ingests; `peer` runs the tutorial pipeline on sec10q, and
 runs whenever sec10q does; `levers` measures apart what parsing, chunk overlap and the
 way the embedder is called each cost on sec10q; `scale` searches synthetic indexes of
-100,000 passages and more. The default runs everything: with multilingual-e5 most of
-the time is embedding sec10q (about 40 minutes on 2 cores for each ingest of it; with
-`--embedder minilm`, 8-10 minutes in all). Progress goes to stderr; the table (or the
+100,000 passages and more; `formats` reads the generated formats set
+(scripts/make_format_corpus.py) per format, with OCR's character error rate. The
+default runs everything: with multilingual-e5 most of the time is embedding sec10q
+(about 40 minutes on 2 cores for each ingest of it; with `--embedder minilm`, 8-10
+minutes in all). Progress goes to stderr; the table (or the
 JSON object) to stdout.
 
 `--torch-threads N` sets torch's thread count (here and in the memory children). The
@@ -82,7 +84,7 @@ from rag.text.embedding import Embedder, bundled_model_dir, make_embedder
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO.parent / "shared" / "eval"
 SAMPLE_DIR = REPO / "sample_docs"
-PARTS = ("sample", "sec10q", "peer", "search", "memory", "scale", "levers")
+PARTS = ("sample", "sec10q", "peer", "search", "memory", "scale", "levers", "formats")
 SEARCH_K = 10
 HIT_K = 5
 
@@ -1061,6 +1063,82 @@ def render_levers(levers: dict) -> list[str]:
     return lines
 
 
+# -- formats (the generated formats set) -------------------------------------------------
+#
+# Each file of scripts/make_format_corpus.py's set read FORMAT_REPEATS times by its loader:
+# pages (slides, sheet blocks, messages: the sections a loader makes) per second for each
+# format, OCR'd pages per second, and OCR's character error rate against the text drawn
+# on each scanned page (edit distance / length of the truth, after collapsing whitespace).
+
+FORMAT_REPEATS = 3
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def bench_formats(tmp: Path) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import make_format_corpus
+
+    from ingest import load
+
+    folder = tmp / "formats"
+    make_format_corpus.build(folder)
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    by_format: dict[str, dict] = {}
+    errors, truth_chars = 0, 0
+    for path in sorted((folder / "docs").iterdir()):
+        started = time.perf_counter()
+        for _ in range(FORMAT_REPEATS):
+            doc = load(path)
+        seconds = (time.perf_counter() - started) / FORMAT_REPEATS
+        entry = by_format.setdefault(doc.format, {"files": 0, "pages": 0, "seconds": 0.0})
+        entry["files"] += 1
+        entry["pages"] += doc.page_count or len(doc.sections)
+        entry["seconds"] += seconds
+        for page, expected in truth.get(path.name, {}).items():
+            got = " ".join(" ".join(s.text for s in doc.sections if s.page == int(page)).split())
+            want = " ".join(expected.split())
+            errors += _edit_distance(got, want)
+            truth_chars += len(want)
+            ocr = by_format.setdefault("ocr", {"files": 0, "pages": 0, "seconds": 0.0})
+            ocr["files"] += 1
+            ocr["pages"] += 1
+            ocr["seconds"] += seconds
+    for entry in by_format.values():
+        entry["pages_per_s"] = _rate(entry["pages"], entry["seconds"])
+        entry["seconds"] = round(entry["seconds"], 3)
+    return {
+        "repeats": FORMAT_REPEATS,
+        "formats": by_format,
+        "ocr_cer": round(errors / max(truth_chars, 1), 4),
+        "ocr_truth_chars": truth_chars,
+    }
+
+
+def render_formats(formats: dict) -> list[str]:
+    lines = [
+        "",
+        f"Reading each format (generated formats set, mean of {formats['repeats']} reads):",
+    ]
+    for name, e in formats["formats"].items():
+        lines.append(
+            f"  {name:5} {e['files']} files, {e['pages']} pages in {e['seconds']} s: "
+            f"{e['pages_per_s']} pages/s"
+        )
+    lines.append(
+        f"  OCR character error rate {formats['ocr_cer']} over {formats['ocr_truth_chars']} chars"
+    )
+    return lines
+
+
 def render_peer(peer: dict) -> list[str]:
     s = peer["seconds"]
     lines = [
@@ -1236,6 +1314,8 @@ def render(result: dict) -> str:
         lines += render_scale(result["scale"])
     if result.get("levers"):
         lines += render_levers(result["levers"])
+    if result.get("formats"):
+        lines += render_formats(result["formats"])
     for name, c in corpora.items():
         for f in c["ingest"].get("failed_files", []):
             lines.append(f"  note: {name}: {f['path']} failed: {f['reason']}")
@@ -1361,6 +1441,8 @@ def main(argv: list[str]) -> int:
             result["memory"] = bench_memory(
                 sec10q / "docs", tmp, args.embedder, args.memory_slice, args.torch_threads
             )
+        if "formats" in parts:
+            result["formats"] = bench_formats(tmp)
         if "levers" in parts:
             result["levers"] = bench_levers(sec10q / "docs", embedder)
         if "scale" in parts:

@@ -30,6 +30,7 @@ import docx
 import pypdfium2 as pdfium
 from fpdf import FPDF
 from openpyxl import Workbook
+from PIL import Image, ImageChops
 from pptx import Presentation
 from pptx.util import Inches, Pt
 
@@ -280,16 +281,22 @@ def write_mailbox(path: Path) -> None:
     box.close()
 
 
-def scan_image(lines: list[str], dpi: int = 200):
-    """A page of text rendered to a picture at `dpi`, as a scanner would make it."""
+def scan_image(lines: list[str], dpi: int = 200, worn: bool = False):
+    """A page of text rendered to a picture at `dpi`, as a scanner would make it. A worn
+    scan is a phone photo of a notice board: 110 dpi, 2.5 degrees askew, grainy."""
     pdf = FPDF()
     pdf.add_page()
     pdf.set_font("Helvetica", size=14)
     for line in lines:
         pdf.multi_cell(0, 10, line, new_x="LMARGIN", new_y="NEXT")
     document = pdfium.PdfDocument(bytes(pdf.output()))
-    image = document[0].render(scale=dpi / 72, grayscale=True).to_pil()
+    image = document[0].render(scale=(110 if worn else dpi) / 72, grayscale=True).to_pil()
     document.close()
+    if worn:
+        image = image.rotate(2.5, resample=Image.Resampling.BICUBIC, fillcolor=255)
+        # Seeded by Pillow's own generator (effect_noise): the same grain on every run.
+        grain = Image.effect_noise(image.size, 80).point(lambda v: v - 128)
+        image = ImageChops.add(image, grain, scale=1.0, offset=0)
     return image
 
 
@@ -327,7 +334,7 @@ def build(out: Path) -> dict:
     write_contract_mail(docs / "supplier_contract.eml")
     write_mailbox(docs / "soporte.mbox")
     write_scanned_pdf(docs / "safety_notice_scan.pdf", SCAN_EN)
-    scan_image(SCAN_ES).save(docs / "aviso_seguridad.png")
+    scan_image(SCAN_ES, worn=True).save(docs / "aviso_seguridad.png")
     write_price_list(docs / "price_list.docx")
     with (out / "questions.jsonl").open("w", encoding="utf-8") as f:
         for number, (question, answer, source, fmt, lang) in enumerate(QUESTIONS, start=1):

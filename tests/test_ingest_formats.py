@@ -310,3 +310,30 @@ def test_without_tesseract_scans_are_reported_with_the_fix(tmp_path, monkeypatch
     with pytest.raises(LoadError) as info:
         load(tmp_path / "scan.png")
     assert "apt-get install tesseract-ocr" in info.value.reason
+
+
+# -- the formats set, end to end ---------------------------------------------------------
+
+
+@NEEDS_TESSERACT
+def test_the_formats_set_ingests_whole_and_cites_slides_rows_and_scans(tmp_path, embedder):
+    import sys
+
+    from rag import Retriever, ingest_paths
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import make_format_corpus
+
+    make_format_corpus.build(tmp_path / "set")
+    report = ingest_paths([tmp_path / "set" / "docs"], tmp_path / "index", embedder)
+    assert report.failed == [] and len(report.added) == 9
+    with Retriever.open(tmp_path / "index", embedder=embedder) as retriever:
+        hit = retriever.search("Forklifts must not exceed 8 km/h", k=1, dense_weight=0)[0]
+        assert Path(hit.source).name == "safety_notice_scan.pdf" and hit.page == 1
+        assert hit.heading == "text read by OCR"
+        hit = retriever.search("Firmware Open roles Valencia", k=1, dense_weight=0)[0]
+        assert Path(hit.source).name == "q3_all_hands.pptx" and hit.page == 3
+        hit = retriever.search("Rafael Ortega Andalucía", k=1, dense_weight=0)[0]
+        assert hit.heading == "Ventas T3 > rows 1-6" and "Responsable: Rafael Ortega" in hit.text
+        hit = retriever.search("Riba-roja 45 days purchase order", k=1, dense_weight=0)[0]
+        assert hit.heading.endswith("> hanzhou_supply_agreement.pdf") and hit.page == 2
