@@ -117,10 +117,21 @@ def meaningful_title(value: object) -> str | None:
 # memory. The parts' declared sizes bound what zipfile will inflate, so checking them
 # first stops zip bombs cheaply.
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
+_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 
 
 def check_zip(path, kind: str, hint: str = "") -> None:
     """Raise LoadError unless `path` is a zip whose parts inflate to a bounded size."""
+    with open(path, "rb") as handle:
+        magic = handle.read(8)
+    if magic == _OLE_MAGIC:
+        # Office saves a password-protected file, and the old binary formats, as an OLE
+        # compound file instead of a zip.
+        raise LoadError(
+            str(path),
+            f"password-protected, or an old binary Office file: open it in Office, remove "
+            f"the password (or save it as {kind.lower()}) and ingest it again",
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             declared = sum(info.file_size for info in archive.infolist())

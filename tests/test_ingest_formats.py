@@ -337,3 +337,14 @@ def test_the_formats_set_ingests_whole_and_cites_slides_rows_and_scans(tmp_path,
         assert hit.heading == "Ventas T3 > rows 1-6" and "Responsable: Rafael Ortega" in hit.text
         hit = retriever.search("Riba-roja 45 days purchase order", k=1, dense_weight=0)[0]
         assert hit.heading.endswith("> hanzhou_supply_agreement.pdf") and hit.page == 2
+
+
+@pytest.mark.parametrize("name", ["locked.xlsx", "locked.pptx", "locked.docx"])
+def test_a_password_protected_office_file_says_so(tmp_path, name):
+    path = tmp_path / name
+    # What Office writes for a file with a password: an OLE compound file, not a zip.
+    path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504)
+    with pytest.raises(LoadError) as info:
+        load(path)
+    assert info.value.path == str(path)
+    assert info.value.reason.startswith("password-protected, or an old binary Office file")
