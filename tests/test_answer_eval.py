@@ -63,3 +63,34 @@ def test_summary_counts_language_only_where_the_answer_tells_one():
     assert summary["wrongly_declined"] == 0.25
     assert summary["unanswerable_declined"] == 1.0
     assert summary["answer_in_question_language"] == 0.5
+
+
+def test_retrieval_scores_are_split_by_format_where_the_set_names_one(tmp_path, embedder):
+    import json
+
+    from rag import Retriever, ingest_paths
+    from rag.search.retrieval_eval import evaluate, load_dataset
+
+    docs = tmp_path / "set" / "docs"
+    docs.mkdir(parents=True)
+    (docs / "a.txt").write_text("The forklift limit is 8 km/h.", encoding="utf-8")
+    (docs / "b.csv").write_text("Team,Open roles\nFirmware,6\n", encoding="utf-8")
+    rows = [
+        {"id": "1", "question": "forklift limit", "answers": ["8 km/h"], "format": "txt",
+         "gold": [{"source": "a.txt", "page": None}]},
+        {"id": "2", "question": "Firmware open roles", "answers": ["Open roles: 6"],
+         "format": "csv", "gold": [{"source": "b.csv", "page": None}]},
+        {"id": "3", "question": "forklift", "answers": ["nowhere"], "format": "csv",
+         "gold": [{"source": "b.csv", "page": None}]},
+    ]  # fmt: skip
+    (tmp_path / "set" / "questions.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in rows), encoding="utf-8"
+    )
+    (tmp_path / "set" / "dataset.json").write_text('{"match": "answer-in-source"}')
+    rule, questions = load_dataset(tmp_path / "set")
+    ingest_paths([docs], tmp_path / "index", embedder)
+    with Retriever.open(tmp_path / "index", embedder=embedder) as retriever:
+        result = evaluate(retriever, questions, rule, docs, [1, 5])
+    assert result["by_format"]["txt"] == {"questions": 1, "hit@1": 1.0, "hit@5": 1.0, "mrr@10": 1.0}
+    assert result["by_format"]["csv"]["questions"] == 2
+    assert result["by_format"]["csv"]["hit@5"] == 0.5
