@@ -63,9 +63,11 @@ def load_mbox(path: str | Path) -> ParsedDocument:
                 warnings.append(f"only the first {MAX_MESSAGES:,} messages were read")
                 break
             count += 1
-            raw = box.get_bytes(key)
-            message = email.message_from_bytes(raw, policy=policy.default)
-            sections += _message_sections(message, warnings, depth=0)
+            try:
+                message = email.message_from_bytes(box.get_bytes(key), policy=policy.default)
+                sections += _message_sections(message, warnings, depth=0)
+            except Exception as exc:  # one broken message must not cost the mailbox
+                warnings.append(f"message {count} could not be read ({short(exc)})")
     finally:
         box.close()
     if not count:
@@ -81,7 +83,7 @@ def load_mbox(path: str | Path) -> ParsedDocument:
 
 
 def _subject(message: EmailMessage) -> str | None:
-    return meaningful_title(str(message.get("subject", "") or ""))
+    return meaningful_title(_header(message, "subject"))
 
 
 def _header(message: EmailMessage, name: str) -> str:
