@@ -130,7 +130,7 @@ def check_zip(path, kind: str, hint: str = "") -> None:
         raise LoadError(
             str(path),
             f"password-protected, or an old binary Office file: open it in Office, remove "
-            f"the password (or save it as {kind.lower()}) and ingest it again",
+            f"the password (or save it as .{kind.lower()}) and ingest it again",
         )
     try:
         with zipfile.ZipFile(path) as archive:

@@ -188,7 +188,10 @@ def _render(path: Path, number: int):
                 images = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=5)
                 if next(iter(images), None) is None:
                     return None
-                bitmap = page.render(scale=ocr.RENDER_DPI / 72, grayscale=True)
+                # A poster-sized page would make a gigapixel bitmap: cap what is rendered.
+                width, height = page.get_size()  # in points, 72 to the inch
+                scale = min(ocr.RENDER_DPI / 72, (ocr.MAX_PIXELS / max(width * height, 1)) ** 0.5)
+                bitmap = page.render(scale=scale, grayscale=True)
                 return bitmap.to_pil()
             finally:
                 page.close()
