@@ -10,7 +10,7 @@ Workbooks are read with openpyxl in read-only mode and with cached values, not f
 (a formula nobody has calculated yet, as in a file written by a script, reads empty).
 Both readers stream rows, and a sheet is bounded: rows past MAX_ROWS and columns past
 MAX_COLUMNS are not read, and a run of MAX_EMPTY_RUN empty rows ends the sheet (a sheet
-"used" down to row 1,048,576 is read in a second, not a minute); each cut is a warning.
+"used" down to its millionth row reads in a fraction of a second); each cut is a warning.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def load_csv(path: str | Path) -> ParsedDocument:
     path = Path(path)
     encoding = _encoding(path)
     warnings: list[str] = []
-    with path.open(encoding=encoding, newline="") as handle:
+    # errors="replace": a stray byte past the sniffed first megabyte costs one character.
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
         sample = handle.read(64 * 1024)
         handle.seek(0)
         try:
@@ -74,7 +75,8 @@ def load_csv(path: str | Path) -> ParsedDocument:
         # A field may hold a whole document; the csv module's default cap is 128 KB.
         csv.field_size_limit(16 * 1024 * 1024)
         try:
-            sections = _sheet_sections(path.stem, csv.reader(handle, dialect), warnings)
+            # No sheet name: the file is the one table, and its name is already the title.
+            sections = _sheet_sections(None, csv.reader(handle, dialect), warnings)
         except csv.Error as exc:
             raise LoadError(str(path), f"not a valid CSV: {short(exc)}") from exc
     return ParsedDocument(
@@ -136,8 +138,10 @@ def _bounded_rows(
         warnings.append(f"{name}: only the first {MAX_COLUMNS} columns were read")
 
 
-def _sheet_sections(name: str, rows: Iterable[Iterable], warnings: list[str]) -> list[Section]:
-    numbered = list(_bounded_rows(name, rows, warnings))
+def _sheet_sections(
+    name: str | None, rows: Iterable[Iterable], warnings: list[str]
+) -> list[Section]:
+    numbered = list(_bounded_rows(name or "the table", rows, warnings))
     captions, header, _ = split_table([cells for _, cells in numbered])
     skip = len(captions) + (header is not None)
     block = list(captions)
@@ -159,6 +163,7 @@ def _sheet_sections(name: str, rows: Iterable[Iterable], warnings: list[str]) ->
     return sections
 
 
-def _section(name: str, lines: list[str], first: int, last: int) -> Section:
+def _section(name: str | None, lines: list[str], first: int, last: int) -> Section:
     rows = f"row {first}" if first == last else f"rows {first}-{last}"
-    return Section(text="\n\n".join(lines), page=None, heading=(name, rows))
+    heading = (name, rows) if name else (rows,)
+    return Section(text="\n\n".join(lines), page=None, heading=heading)

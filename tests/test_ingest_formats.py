@@ -130,7 +130,7 @@ def test_csv_delimiter_and_encoding_are_sniffed(tmp_path):
     assert doc.sections[0].text == (
         "Región | Importe (€)\n\nRegión: Norte; Importe (€): 1.200\n\nRegión: Sur; Importe (€): 800"
     )
-    assert doc.sections[0].heading == ("gastos", "rows 1-3")
+    assert doc.sections[0].heading == ("rows 1-3",)
     tabbed = tmp_path / "tabs.csv"
     tabbed.write_text("name\tdays\nAna\t23\n", encoding="utf-8")
     assert load(tabbed).sections[0].text == "name | days\n\nname: Ana; days: 23"
