@@ -540,6 +540,8 @@ def documents_table(library: Library) -> None:
             "Pages": d.pages,
             "Passages": d.chunk_count,
             "Status": "ok" if d.status == "ok" else f"failed: {d.error}",
+            # What the reader noticed: pages read by OCR, rows or messages left out, ...
+            "Notes": "; ".join(d.warnings),
             "Ingested": local_time(d.ingested_at),
             "Size": format_size(d.size),
             "Folder": "documents folder"
@@ -552,7 +554,10 @@ def documents_table(library: Library) -> None:
         rows,
         hide_index=True,
         width="stretch",
-        column_config={"Status": st.column_config.TextColumn(width="medium")},
+        column_config={
+            "Status": st.column_config.TextColumn(width="medium"),
+            "Notes": st.column_config.TextColumn(width="medium"),
+        },
     )
     labels = {
         d.path: f"{Path(d.path).name} ({display_path(str(Path(d.path).parent))})" for d in docs

@@ -194,7 +194,15 @@ def test_reingest_reads_a_document_again(app_env):
 def test_documents_page_shows_the_table_and_index_statistics(app_env):
     at = open_documents(start())
     table = at.dataframe[-1].value
-    assert set(table.columns) >= {"Name", "Type", "Pages", "Passages", "Status", "Ingested"}
+    assert set(table.columns) >= {
+        "Name",
+        "Type",
+        "Pages",
+        "Passages",
+        "Status",
+        "Notes",
+        "Ingested",
+    }
     assert sorted(table["Name"]) == sorted(p.name for p in app_env.iterdir())
     assert {m.label: m.value for m in at.metric}["Documents"] == "5"
 
