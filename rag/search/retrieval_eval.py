@@ -103,28 +103,22 @@ def evaluate(
 ) -> dict:
     depth = max(max(ks), 10)
     answerable = [q for q in questions if q.answerable]
-    hits_at = dict.fromkeys(ks, 0)
-    reciprocal = 0.0
     latencies = []
-    first_hit: dict[str, int | None] = {}
+    first_hit: dict[str, int | None] = {}  # the rank of each question's first hit
     if answerable:
         retriever.search(answerable[0].question, k=depth)  # load the model outside the timing
     for q in answerable:
         started = time.perf_counter()
         hits = retriever.search(q.question, k=depth)
         latencies.append((time.perf_counter() - started) * 1000)
-        first = next((i for i, h in enumerate(hits, 1) if is_hit(h, q, rule, docs_dir)), None)
-        first_hit[q.id] = first
-        for k in ks:
-            hits_at[k] += first is not None and first <= k
-        if first is not None and first <= 10:
-            reciprocal += 1 / first
-    n = max(len(answerable), 1)
+        first_hit[q.id] = next(
+            (i for i, h in enumerate(hits, 1) if is_hit(h, q, rule, docs_dir)), None
+        )
+    shares = _shares([first_hit[q.id] for q in answerable], ks)
     result = {
-        "questions": len(answerable),
+        "questions": shares.pop("questions"),
         "rule": rule,
-        **{f"hit@{k}": round(hits_at[k] / n, 4) for k in ks},
-        "mrr@10": round(reciprocal / n, 4),
+        **shares,
         "latency_ms_p50": round(percentile(latencies, 0.50), 2),
         "latency_ms_p95": round(percentile(latencies, 0.95), 2),
     }
