@@ -207,3 +207,9 @@ def label_row(header: list[str] | None, row: list[str]) -> str:
 
 def _filled(row: list[str]) -> int:
     return sum(1 for cell in row if cell)
+
+
+def office_metadata(props) -> dict[str, str]:
+    """The author, subject and keywords an Office file's core properties hold, if any."""
+    found = (("author", props.author), ("subject", props.subject), ("keywords", props.keywords))
+    return {key: value.strip() for key, value in found if isinstance(value, str) and value.strip()}

@@ -17,7 +17,14 @@ from docx import Document
 from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 
-from ._common import SectionBuilder, check_zip, labelled_rows, meaningful_title, short
+from ._common import (
+    SectionBuilder,
+    check_zip,
+    labelled_rows,
+    meaningful_title,
+    office_metadata,
+    short,
+)
 from .types import LoadError, ParsedDocument
 
 _TITLE_LEVEL = 0  # "Title" sits above "Heading 1"
@@ -69,15 +76,7 @@ def load_docx(path: str | Path) -> ParsedDocument:
     walk(document.element.body)
 
     props = document.core_properties
-    metadata = {
-        key: value.strip()
-        for key, value in (
-            ("author", props.author),
-            ("subject", props.subject),
-            ("keywords", props.keywords),
-        )
-        if isinstance(value, str) and value.strip()
-    }
+    metadata = office_metadata(props)
     title = meaningful_title(props.title) or meaningful_title(title_paragraph) or path.stem
     return ParsedDocument(
         path=str(path),

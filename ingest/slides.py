@@ -13,7 +13,15 @@ from pathlib import Path
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
-from ._common import cell_text, check_zip, labelled_rows, meaningful_title, scrub, short
+from ._common import (
+    cell_text,
+    check_zip,
+    labelled_rows,
+    meaningful_title,
+    office_metadata,
+    scrub,
+    short,
+)
 from .types import LoadError, ParsedDocument, Section
 
 _MAX_GROUP_DEPTH = 20  # groups nest; a hostile file must not recurse forever
@@ -47,11 +55,7 @@ def load_pptx(path: str | Path) -> ParsedDocument:
             sections.append(Section(text=text, page=number, heading=heading))
 
     props = deck.core_properties
-    metadata = {
-        key: value.strip()
-        for key, value in (("author", props.author), ("subject", props.subject))
-        if isinstance(value, str) and value.strip()
-    }
+    metadata = office_metadata(props)
     title = meaningful_title(props.title) or meaningful_title(first_title) or path.stem
     return ParsedDocument(
         path=str(path),

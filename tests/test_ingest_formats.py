@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import mailbox
+import sys
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,6 +22,9 @@ import ingest.sheets
 from ingest import LoadError, load
 from ingest.mail import load_eml, load_mbox
 from ingest.sheets import load_csv, load_xlsx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import make_format_corpus  # noqa: E402  (scripts/ is not a package)
 
 NEEDS_TESSERACT = pytest.mark.skipif(
     ingest.ocr.available() is not None, reason=f"OCR unavailable: {ingest.ocr.available()}"
@@ -244,18 +248,8 @@ SCAN_TEXT = [
 
 
 def scanned_page_image(lines: list[str]):
-    """A page of text rendered to a picture, as a scanner would make it."""
-    import pypdfium2 as pdfium
-
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=16)
-    for line in lines:
-        pdf.multi_cell(0, 12, line, new_x="LMARGIN", new_y="NEXT")
-    doc = pdfium.PdfDocument(bytes(pdf.output()))
-    image = doc[0].render(scale=200 / 72, grayscale=True).to_pil()
-    doc.close()
-    return image
+    """A page of text rendered to a picture at 200 dpi, as a scanner would make it."""
+    return make_format_corpus.scan_image(lines)
 
 
 def scanned_pdf(path: Path, pages: list[list[str] | str]) -> Path:
@@ -317,12 +311,7 @@ def test_without_tesseract_scans_are_reported_with_the_fix(tmp_path, monkeypatch
 
 @NEEDS_TESSERACT
 def test_the_formats_set_ingests_whole_and_cites_slides_rows_and_scans(tmp_path, embedder):
-    import sys
-
     from rag import Retriever, ingest_paths
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    import make_format_corpus
 
     make_format_corpus.build(tmp_path / "set")
     report = ingest_paths([tmp_path / "set" / "docs"], tmp_path / "index", embedder)
