@@ -105,14 +105,14 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cwd, docs, index_dir):
     (docs / "faq.txt").unlink()
     (docs / "handbook.md").write_text("# Handbook\n\nNew text.\n", encoding="utf-8")
     (docs / "new.txt").write_text("A new note.\n", encoding="utf-8")
-    (docs / "photo.png").write_bytes(b"\x89PNG\r\n")
+    (docs / "photo.gif").write_bytes(b"GIF89a")
     plan = cli(cwd, "rag.ingest", "docs", "--index", str(index_dir), "--dry-run")
     assert plan.returncode == 0, plan.stderr
     lines = plan.stdout.splitlines()
     assert {"add      docs/new.txt", "update   docs/handbook.md", "remove   docs/faq.txt"} <= set(
         lines
     )
-    assert any(line.startswith("skip     docs/photo.png: unsupported") for line in lines)
+    assert any(line.startswith("skip     docs/photo.gif: unsupported") for line in lines)
     assert lines[-1] == "plan: add 1 / update 1 / unchanged 1 / remove 1 / skipped 1"
     assert stored(index_dir) == before
 

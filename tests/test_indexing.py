@@ -101,12 +101,12 @@ def test_ingesting_another_folder_keeps_the_first(docs, tmp_path, index_dir, emb
 
 def test_bad_file_fails_alone_and_is_recorded(docs, index_dir, embedder):
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
-    (docs / "picture.png").write_bytes(b"\x89PNG\r\n")
+    (docs / "picture.gif").write_bytes(b"GIF89a")
     report = ingest_paths([docs], index_dir, embedder)
     assert len(report.added) == 3
     assert [p.rsplit("/", 1)[-1] for p, _ in report.failed] == ["broken.pdf"]
     assert "PDF" in report.failed[0][1]  # the reason says what is wrong with the file
-    assert [p.rsplit("/", 1)[-1] for p, _ in report.skipped] == ["picture.png"]
+    assert [p.rsplit("/", 1)[-1] for p, _ in report.skipped] == ["picture.gif"]
     with IndexWriter(index_dir, embedder) as w:
         broken = [d for d in w.store.documents() if d.path.endswith("broken.pdf")][0]
     assert broken.status == "failed" and broken.error
