@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ._common import meaningful_title, scrub, short
 from .html import html_sections
-from .types import LoadError, ParsedDocument, Section
+from .types import LoadError, ParsedDocument, Section, UnsupportedFormatError
 
 MAX_MESSAGES = 10_000
 MAX_ATTACHMENTS = 50  # per message
@@ -139,7 +139,7 @@ def _body_text(message: EmailMessage) -> str:
 def _attachment_sections(
     subject: str, part: EmailMessage, warnings: list[str], depth: int
 ) -> list[Section]:
-    from .registry import LOADERS  # the registry lists this module's loaders too
+    from .registry import load  # the registry lists this module's loaders too
 
     name = Path(str(part.get_filename() or "")).name or "attachment"
     if part.get_content_type() == "message/rfc822":
@@ -152,23 +152,18 @@ def _attachment_sections(
             for s in _message_sections(inner, warnings, depth + 1)
         ]
     suffix = Path(name).suffix.lower()
-    loader = LOADERS.get(suffix)
-    if loader is None or suffix in (".eml", ".mbox"):
-        return []  # a type we do not read (an image, a signature): skipped, as in a folder
-    data = part.get_payload(decode=True) or b""
-    if len(data) > MAX_ATTACHMENT_BYTES:
-        warnings.append(f"{subject} > {name}: over {MAX_ATTACHMENT_BYTES // 2**20} MB, skipped")
-        return []
+    if suffix in (".eml", ".mbox"):
+        return []  # mail inside mail is read as message/rfc822 above, where depth is counted
     with tempfile.TemporaryDirectory(prefix="rag-attachment-") as folder:
         file = Path(folder) / f"attachment{suffix}"
-        file.write_bytes(data)
+        file.write_bytes(part.get_payload(decode=True) or b"")
+        # The registry's load: the same limits, and every failure a LoadError, as for a file.
         try:
-            document = loader(file)
+            document = load(file, max_bytes=MAX_ATTACHMENT_BYTES)
+        except UnsupportedFormatError:
+            return []  # a type we do not read (an image, a signature): skipped, as in a folder
         except LoadError as exc:
             warnings.append(f"{subject} > {name}: {exc.reason}")
-            return []
-        except Exception as exc:  # a loader bug or a hostile file: the message still loads
-            warnings.append(f"{subject} > {name}: could not be read ({short(exc)})")
             return []
     warnings += [f"{subject} > {name}: {w}" for w in document.warnings]
     return [Section(s.text, s.page, (subject, name, *s.heading)) for s in document.sections]
