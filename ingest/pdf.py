@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,25 +146,26 @@ def _ocr_sections(
     problem = ocr.available() if pdfium is not None else "PDFium (pypdfium2) is missing"
     sections = []
     read = []
-    for number, heading, own in scanned:
-        text, why = "", problem
-        if problem is None:
-            try:
-                image = _render(path, number)
-                if image is None:
-                    why = "no image to read either (a blank page?)"
-                else:
-                    text = normalise_ocr(ocr.image_text(image))
-                    why = "OCR found no text in it"
-            except (ocr.OcrFailed, _RenderFailed) as exc:
-                why = str(exc)
-        if not own and not text:
-            warnings.append(f"page {number} has no text layer (scanned?): {why}")
-        if len(text) > len(own):
-            sections.append(Section(text=text, page=number, heading=(*heading, OCR_HEADING)))
-            read.append(number)
-        elif own:
-            sections.append(Section(text=own, page=number, heading=heading))
+    with _renderer(path) if problem is None else nullcontext() as render:
+        for number, heading, own in scanned:
+            text, why = "", problem
+            if render is not None:
+                try:
+                    image = render(number)
+                    if image is None:
+                        why = "no image to read either (a blank page?)"
+                    else:
+                        text = normalise_ocr(ocr.image_text(image))
+                        why = "OCR found no text in it"
+                except (ocr.OcrFailed, _RenderFailed) as exc:
+                    why = str(exc)
+            if not own and not text:
+                warnings.append(f"page {number} has no text layer (scanned?): {why}")
+            if len(text) > len(own):
+                sections.append(Section(text=text, page=number, heading=(*heading, OCR_HEADING)))
+                read.append(number)
+            elif own:
+                sections.append(Section(text=own, page=number, heading=heading))
     if read:
         warnings.append(f"{_pages_text(read)} read by OCR ({ocr.languages()})")
     return sections
@@ -174,31 +175,44 @@ class _RenderFailed(Exception):
     pass
 
 
-def _render(path: Path, number: int):
-    """Page `number` (1-based) as a greyscale PIL image at ocr.RENDER_DPI; None for a
-    page without images (a blank or divider page: nothing for OCR to find)."""
+@contextmanager
+def _renderer(path: Path) -> Iterator:
+    """A function that renders page N (1-based) of the file for OCR, from one opening of
+    it: a greyscale PIL image at ocr.RENDER_DPI, or None for a page without images (a
+    blank or divider page: nothing for OCR to find). PDFium is locked only while it
+    works, not while Tesseract reads the image."""
     with _PDFIUM_LOCK:
         try:
-            doc = pdfium.PdfDocument(str(path))
+            doc, opening = pdfium.PdfDocument(str(path)), None
         except Exception as exc:
-            raise _RenderFailed(f"it could not be rendered for OCR ({_short(exc)})") from exc
-        try:
-            page = doc[number - 1]
+            doc, opening = None, exc
+
+    def render(number: int):
+        if doc is None:
+            raise _RenderFailed(f"it could not be rendered for OCR ({_short(opening)})")
+        with _PDFIUM_LOCK:
             try:
-                images = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=5)
-                if next(iter(images), None) is None:
-                    return None
-                # A poster-sized page would make a gigapixel bitmap: cap what is rendered.
-                width, height = page.get_size()  # in points, 72 to the inch
-                scale = min(ocr.RENDER_DPI / 72, (ocr.MAX_PIXELS / max(width * height, 1)) ** 0.5)
-                bitmap = page.render(scale=scale, grayscale=True)
-                return bitmap.to_pil()
-            finally:
-                page.close()
-        except Exception as exc:
-            raise _RenderFailed(f"it could not be rendered for OCR ({_short(exc)})") from exc
-        finally:
-            doc.close()
+                page = doc[number - 1]
+                try:
+                    images = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=5)
+                    if next(iter(images), None) is None:
+                        return None
+                    # A poster-sized page would make a gigapixel bitmap: cap what is rendered.
+                    width, height = page.get_size()  # in points, 72 to the inch
+                    limit = (ocr.MAX_PIXELS / max(width * height, 1)) ** 0.5
+                    bitmap = page.render(scale=min(ocr.RENDER_DPI / 72, limit), grayscale=True)
+                    return bitmap.to_pil()
+                finally:
+                    page.close()
+            except Exception as exc:
+                raise _RenderFailed(f"it could not be rendered for OCR ({_short(exc)})") from exc
+
+    try:
+        yield render
+    finally:
+        if doc is not None:
+            with _PDFIUM_LOCK:
+                doc.close()
 
 
 def _pages_text(numbers: list[int]) -> str:
