@@ -17,6 +17,7 @@ from .types import LoadError, ParsedDocument, Section
 
 OCR_HEADING = "text read by OCR"
 MAX_FRAMES = 500
+_FORMAT_NAMES = {".jpeg": "jpg", ".tiff": "tif"}  # one name for each spelling
 
 
 def load_image(path: str | Path) -> ParsedDocument:
@@ -51,7 +52,7 @@ def load_image(path: str | Path) -> ParsedDocument:
     return ParsedDocument(
         path=str(path),
         title=path.stem,
-        format=path.suffix.lower().lstrip(".").replace("jpeg", "jpg").replace("tiff", "tif"),
+        format=_FORMAT_NAMES.get(path.suffix.lower(), path.suffix.lower().lstrip(".")),
         sections=tuple(sections),
         page_count=frames,
         metadata={"ocr": ocr.languages()},

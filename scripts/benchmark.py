@@ -63,6 +63,7 @@ took ~10 ms: compare both before quoting search latency from a busy machine.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -1006,8 +1007,6 @@ LEVER_SAMPLE = 200  # passages embedded per way of calling the embedder
 
 
 def bench_levers(docs: Path, embedder: Embedder) -> dict:
-    import hashlib
-
     from ingest.registry import load
     from rag.config import ChunkerSettings
     from rag.text.chunking import chunk_document, embedding_input
@@ -1084,8 +1083,7 @@ def _edit_distance(a: str, b: str) -> int:
 
 
 def bench_formats(tmp: Path) -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import make_format_corpus
+    import make_format_corpus  # beside this script, so on sys.path when it runs
 
     from ingest import load
 
