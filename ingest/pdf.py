@@ -18,17 +18,18 @@ PDFium is not safe to call from two threads at once, so one lock serialises its 
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 
-from . import ocr
+from . import ocr, pdf_tables
 from ._common import meaningful_title, scrub
 from .images import OCR_HEADING, normalise_ocr
 from .types import LoadError, ParsedDocument, Section
@@ -76,6 +77,7 @@ class _Pages:
     headings: list[tuple[str, ...]] | None
     title: str | None
     metadata: dict[str, str]
+    ruled: list[int] = field(default_factory=list)  # 1-based pages that may hold a table
 
 
 def load_pdf(path: str | Path) -> ParsedDocument:
@@ -90,6 +92,7 @@ def load_pdf(path: str | Path) -> ParsedDocument:
 def _document(name: str, path: Path, pages: _Pages) -> ParsedDocument:
     sections: list[Section] = []
     warnings: list[str] = []
+    tables = pdf_tables.find_tables(path, pages.ruled, warnings)
     unreadable: list[str] = []
     scanned: list[tuple[int, tuple[str, ...], str]] = []  # (page, heading, its few words)
     for index, raw in enumerate(pages.texts):
@@ -98,7 +101,7 @@ def _document(name: str, path: Path, pages: _Pages) -> ParsedDocument:
             unreadable.append(f"page {number}: {_short(raw)}")
             warnings.append(f"page {number} could not be read ({_short(raw)}): text skipped")
             continue
-        text = normalise(raw)
+        text = normalise(tables.get(number, raw))
         heading = pages.headings[index] if pages.headings else ()
         if len(text) < MIN_TEXT_LAYER_CHARS:
             scanned.append((number, heading, text))
@@ -237,6 +240,7 @@ def _read_with_pdfium(path: Path) -> _Pages | None:
             if count == 0:
                 return None
             texts = [_pdfium_page_text(doc, index) for index in range(count)]
+            ruled = [i + 1 for i in range(count) if _may_hold_table(doc, i)]
             if not any(isinstance(t, str) and t.strip() for t in texts):
                 return None  # no text at all: pypdf may still find some, or say why not
             headings = _pdfium_headings(doc, count)
@@ -246,7 +250,22 @@ def _read_with_pdfium(path: Path) -> _Pages | None:
     failed = [i for i, t in enumerate(texts) if isinstance(t, BaseException)]
     if failed:
         _retry_with_pypdf(path, texts, failed)
-    return _Pages(texts, headings, title, metadata)
+    return _Pages(texts, headings, title, metadata, ruled)
+
+
+def _may_hold_table(doc, index: int) -> bool:
+    """Whether the page draws enough paths (lines, boxes) to rule a table: the cheap
+    test that keeps the slow table finder off pages of plain text."""
+    try:
+        page = doc[index]
+        try:
+            paths = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=3)
+            count = sum(1 for _ in itertools.islice(paths, pdf_tables.MAX_PATHS + 1))
+        finally:
+            page.close()
+    except Exception:  # noqa: BLE001 - no table search on a page PDFium cannot walk
+        return False
+    return pdf_tables.MIN_PATHS <= count <= pdf_tables.MAX_PATHS
 
 
 def _pdfium_page_text(doc, index: int) -> str | BaseException:

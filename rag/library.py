@@ -279,15 +279,25 @@ class Library:
 
         A path that no longer exists but is in the index is removed from it.
         """
-        paths = [Path(p).absolute() for p in paths]
-        results: list[FileResult] = []
+        paths = list(dict.fromkeys(Path(p).absolute() for p in paths))
+        results: list[FileResult | None] = [None] * len(paths)
+        position: dict[str, int] = {}  # a file to read -> its place among `paths`
+
+        def finished(index: int, result: FileResult) -> None:
+            results[index] = result
+            if progress:
+                progress(sum(r is not None for r in results), len(paths), result)
+
         with self._writer() as writer:
-            for done, path in enumerate(paths, start=1):
-                result = self._ingest_one(writer, path, force)
-                results.append(result)
-                if progress:
-                    progress(done, len(paths), result)
-        return results
+            to_read = Plan()
+            for index, path in enumerate(paths):
+                answered = self._without_reading(writer, path, force, to_read)
+                if answered is not None:
+                    finished(index, answered)
+                else:
+                    position[to_read.to_process[-1].path] = index
+            self._read(writer, to_read, lambda result: finished(position[result.path], result))
+        return [result for result in results if result is not None]
 
     def ingest_folder(
         self, folder: Path | str, progress: Progress | None = None
@@ -301,15 +311,15 @@ class Library:
             results += [FileResult(p, "skipped", reason) for p, reason in plan.skipped]
             # Removals and new modification times first, without reading any file.
             writer.apply(Plan(unchanged=plan.unchanged, touched=plan.touched, remove=plan.remove))
-            todo = plan.to_process
-            updates = {s.path for s in plan.update}
-            for done, source in enumerate(todo, start=1):
-                step = Plan(update=[source]) if source.path in updates else Plan(add=[source])
-                result = _result(source.path, writer.apply(step))
-                results.append(result)
+            read: list[FileResult] = []
+
+            def finished(result: FileResult) -> None:
+                read.append(result)
                 if progress:
-                    progress(done, len(todo), result)
-        return results
+                    progress(len(read), len(plan.to_process), result)
+
+            self._read(writer, Plan(add=plan.add, update=plan.update), finished)
+        return results + read
 
     def delete(self, path: str | Path) -> FileResult:
         """Drop a document from the index; delete its file if it is in the managed folder."""
@@ -331,7 +341,11 @@ class Library:
                 self.embedder = make_embedder(spec)
         return IndexWriter(self.index_dir, self.embedder, lock_wait=self.lock_wait)
 
-    def _ingest_one(self, writer: IndexWriter, path: Path, force: bool) -> FileResult:
+    def _without_reading(
+        self, writer: IndexWriter, path: Path, force: bool, to_read: Plan
+    ) -> FileResult | None:
+        """The result for a file that needs no reading (gone, unsupported, unchanged), or
+        None after adding it to `to_read`."""
         if not path.exists():
             resolved = str(path.resolve())
             if writer.store.document(resolved) is not None:
@@ -347,7 +361,15 @@ class Library:
         if plan.unchanged:
             writer.apply(plan)  # records a new modification time, if any
             return FileResult(plan.unchanged[0].path, "unchanged")
-        return _result(plan.to_process[0].path, writer.apply(plan))
+        to_read.add += plan.add
+        to_read.update += plan.update
+        return None
+
+    @staticmethod
+    def _read(writer: IndexWriter, plan: Plan, finished: Callable[[FileResult], None]) -> None:
+        """Read, embed and store the plan's files, each one's result as it is stored."""
+        if plan.to_process:
+            writer.apply(plan, on_file=lambda path, report: finished(_result(path, report)))
 
 
 def _result(path: str, report: IngestReport) -> FileResult:

@@ -132,12 +132,33 @@ SCAN_ES = [
     "El punto de encuentro es la plaza del Mercado Central.",
 ]
 
+# Installation rates: a ruled PDF table longer than one passage, so a passage cut falls
+# between its rows. Rates are a function of the row so that no two rows look alike.
+RATE_SERVICES = [("INS-A", "Instalación de bombilla Aura", 0.5),
+                 ("INS-L", "Instalación de tira Línea LED (5 m)", 1.5),
+                 ("INS-N", "Configuración del Nodo hub", 1.0),
+                 ("INS-P6", "Montaje de Panel Pro 60", 2.0),
+                 ("INS-P9", "Montaje de Panel Pro 90", 2.5),
+                 ("REV", "Revisión anual de la instalación", 1.0)]  # fmt: skip
+RATE_ZONES = [("Valencia", 38), ("Madrid", 46), ("Barcelona", 44), ("Dublín", 52)]
+RATE_ROWS = [["Código", "Servicio", "Zona", "Tarifa (EUR)", "Horas"]] + [
+    [f"{code}-{zone[:3].upper()}", service, zone, str(round(hourly * hours + 9 * (z + 1))),
+     f"{hours:g}"]
+    for code, service, hours in RATE_SERVICES
+    for z, (zone, hourly) in enumerate(RATE_ZONES)
+]  # fmt: skip
+
 PRICE_TABLE = [
     ["Product", "List price (EUR)", "Warranty"],
     ["Aura bulb E27 9 W", "14", "3 years"],
     ["Nodo hub gen 2", "79", "2 years"],
     ["Panel Pro 60x60", "259", "5 years"],
 ]
+
+
+def _rate(code: str) -> str:
+    return next(row[3] for row in RATE_ROWS if row[0] == code)
+
 
 # (question, answers (any of them: the forms a reader or the model may write), gold file,
 #  format, language)
@@ -184,7 +205,24 @@ QUESTIONS = [
      "price_list.docx", "docx table", "en"),
     ("What warranty does the Panel Pro 60x60 have?", ["5 years", "five years"], "price_list.docx",
      "docx table", "en"),
+    ("¿Cuánto cuesta el montaje de un Panel Pro 90 en Madrid?", [_rate("INS-P9-MAD")],
+     "tarifas_instalacion.pdf", "pdf table", "es"),
+    ("How much does the annual installation review cost in Dublin?", [_rate("REV-DUB")],
+     "tarifas_instalacion.pdf", "pdf table", "en"),
+    ("¿Cuántas horas lleva instalar una tira Línea LED de 5 m?", ["1.5", "1,5"],
+     "tarifas_instalacion.pdf", "pdf table", "es"),
+    ("What does configuring a Nodo hub cost in Barcelona?", [_rate("INS-N-BAR")],
+     "tarifas_instalacion.pdf", "pdf table", "en"),
 ]  # fmt: skip
+# Questions the files do not answer, though they come close (a product, a region or a
+# site the documents do not cover): a good answer declines them.
+UNANSWERABLE = [
+    ("What is the list price of the Aura bulb GU10?", "en"),
+    ("¿Cuántas unidades se vendieron en Portugal en el T3?", "es"),
+    ("When is the evacuation drill at the Dublin office?", "en"),
+    ("¿Cuánto cuesta el montaje de un Panel Pro 90 en Sevilla?", "es"),
+    ("How many positions are open in the Lisbon office?", "en"),
+]
 
 
 # -- writers ---------------------------------------------------------------------------
@@ -312,6 +350,26 @@ def write_scanned_pdf(path: Path, lines: list[str]) -> None:
     picture.unlink()
 
 
+def write_rate_table(path: Path) -> None:
+    pdf = FPDF()
+    pdf.set_creation_date(WHEN)
+    pdf.set_title("Tarifas de instalación 2026")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=14)  # Latin-1: Spanish accents are in it
+    pdf.cell(0, 10, "Tarifas de instalación 2026", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    pdf.multi_cell(0, 6, "Tarifas por servicio y zona, IVA no incluido. Desplazamiento incluido.",
+                   new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    with pdf.table(col_widths=(22, 70, 26, 24, 14), first_row_as_headings=True) as table:
+        for values in RATE_ROWS:
+            row = table.row()
+            for value in values:
+                row.cell(value)
+    pdf.multi_cell(0, 6, "Las tarifas de Dublín se facturan desde Brisalux Ireland Ltd.",
+                   new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    pdf.output(str(path))
+
+
 def write_price_list(path: Path) -> None:
     document = docx.Document()
     document.core_properties.title = "Brisalux price list 2026"
@@ -337,12 +395,19 @@ def build(out: Path) -> dict:
     write_scanned_pdf(docs / "safety_notice_scan.pdf", SCAN_EN)
     scan_image(SCAN_ES, worn=True).save(docs / "aviso_seguridad.png")
     write_price_list(docs / "price_list.docx")
+    write_rate_table(docs / "tarifas_instalacion.pdf")
     with (out / "questions.jsonl").open("w", encoding="utf-8") as f:
         for number, (question, answers, source, fmt, lang) in enumerate(QUESTIONS, start=1):
             record = {
                 "id": f"formats-{number}", "question": question, "answers": answers,
                 "gold": [{"source": source, "page": None}], "answerable": True,
                 "lang": lang, "format": fmt,
+            }  # fmt: skip
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for number, (question, lang) in enumerate(UNANSWERABLE, start=len(QUESTIONS) + 1):
+            record = {
+                "id": f"formats-{number}", "question": question, "answers": [], "gold": [],
+                "answerable": False, "lang": lang, "format": "none",
             }  # fmt: skip
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     (out / "dataset.json").write_text(
@@ -352,7 +417,7 @@ def build(out: Path) -> dict:
     truth = {"safety_notice_scan.pdf": {"1": "\n".join(SCAN_EN)},
              "aviso_seguridad.png": {"1": "\n".join(SCAN_ES)}}  # fmt: skip
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2) + "\n")
-    return {"files": len(list(docs.iterdir())), "questions": len(QUESTIONS)}
+    return {"files": len(list(docs.iterdir())), "questions": len(QUESTIONS) + len(UNANSWERABLE)}
 
 
 def main(argv: list[str]) -> int:

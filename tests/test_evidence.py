@@ -107,3 +107,33 @@ def test_coverage_counts_the_question_words_found():
     # Two neighbouring sentences count together, but not sentences further apart.
     split = source("A meal is served. The allowance applies. Filler one. Filler abroad.")
     assert round(best_window_coverage([split], stems, weights), 3) == round(2 / 3, 3)
+
+
+SALES_ROWS = (
+    "Región | Producto | Unidades T3 | Responsable\n\n"
+    "Región: Madrid; Producto: Nodo hub; Unidades T3: 4320; Responsable: Elena Vidal\n\n"
+    "Región: Andalucía; Producto: Panel Pro 60; Unidades T3: 1275; Responsable: Rafael Ortega\n\n"
+    "Región: Irlanda; Producto: Aura bulb; Unidades T3: 6890; Responsable: Ciara Byrne"
+)
+
+
+def test_a_table_row_is_evidence_alone_without_the_rows_around_it():
+    stems, weights = question("¿Quién es el responsable de ventas en Andalucía?")
+    [focused] = focus_sources([source(SALES_ROWS)], stems, weights, 200, word_count)
+    rows = focused.evidence.split("\n")
+    # Rows chosen for their own words stay one to a line, each with its own values.
+    assert "Región: Andalucía; Producto: Panel Pro 60; Unidades T3: 1275; " in rows[2]
+    assert all(row.count("Región: ") == 1 for row in rows[1:])
+    # A row chosen alone brings no neighbours: no other row says "Andalucía" here.
+    weights = [0.1 if "respons" in stem else 1.0 for stem in stems]
+    [focused] = focus_sources([source(SALES_ROWS)], stems, weights, 200, word_count)
+    assert "Rafael Ortega" in focused.evidence
+    assert "Elena Vidal" not in focused.evidence and "Ciara Byrne" not in focused.evidence
+    # Prose keeps its neighbours, asides with colons and semicolons included.
+    prose = (
+        "The Amazon rainforest (Portuguese: Floresta Amazônica; Spanish: Selva Amazónica) is "
+        "a moist broadleaf forest.\nIt covers most of the Amazon basin."
+    )
+    stems, weights = question("What is the Portuguese name of the Amazon rainforest?")
+    [focused] = focus_sources([source(prose)], stems, weights, 200, word_count)
+    assert "Amazon basin" in focused.evidence

@@ -28,6 +28,7 @@ from rag.index.manifest import (
     read_manifest,
     write_manifest,
 )
+from rag.index.parsing import Parsed, read_all
 from rag.index.sources import SourceFile, fingerprint, is_under, walk
 from rag.index.store import NewChunk, Store
 from rag.index.vectors import VectorIndex
@@ -74,6 +75,14 @@ class IngestReport:
     chunks: int = 0
     embedded: int = 0  # chunks whose vectors had to be computed (the rest were reused)
     seconds: float = 0.0
+
+    def merge(self, other: IngestReport) -> None:
+        """Add another report's files and counts to this one's (its seconds aside)."""
+        for name in ("added", "updated", "unchanged", "removed", "failed", "skipped", "warnings"):
+            getattr(self, name).extend(getattr(other, name))
+        self.pages += other.pages
+        self.chunks += other.chunks
+        self.embedded += other.embedded
 
     def as_dict(self) -> dict:
         return {
@@ -204,7 +213,16 @@ class IndexWriter:
 
     # -- applying -----------------------------------------------------------------------
 
-    def apply(self, plan: Plan, progress: Progress | None = None) -> IngestReport:
+    def apply(
+        self,
+        plan: Plan,
+        progress: Progress | None = None,
+        on_file: Callable[[str, IngestReport], None] | None = None,
+        workers: int | None = None,
+    ) -> IngestReport:
+        """Carry out a plan. Files are read by a pool of `workers` processes (default:
+        rag.index.parsing.default_workers()) and stored as each is read, so the order of
+        `progress` and `on_file` (each file's own report) is the order files finish."""
         started = time.perf_counter()
         report = IngestReport(skipped=list(plan.skipped))
         report.unchanged = [source.path for source in plan.unchanged]
@@ -217,23 +235,31 @@ class IndexWriter:
             report.removed.append(path)
         is_update = {s.path for s in plan.update}
         todo = plan.to_process
-        for done, source in enumerate(todo, start=1):
-            ok = self.ingest_file(source, report)
-            if ok:
-                (report.updated if source.path in is_update else report.added).append(source.path)
+        for done, parsed in enumerate(read_all(todo, workers), start=1):
+            one = IngestReport()
+            if self.store_parsed(parsed, one):
+                (one.updated if parsed.source.path in is_update else one.added).append(
+                    parsed.source.path
+                )
+            report.merge(one)
+            if on_file:
+                on_file(parsed.source.path, one)
             if progress:
-                progress(done, len(todo), source.path, report.pages, report.chunks)
+                progress(done, len(todo), parsed.source.path, report.pages, report.chunks)
             if self.vectors.dirty and time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
                 self.vectors.save(self.data_dir)
                 self._last_save = time.monotonic()
         report.seconds = time.perf_counter() - started
         return report
 
-    def ingest_file(self, source: SourceFile, report: IngestReport) -> bool:
-        """Load, chunk, embed and store one file. A failure is recorded, never raised."""
+    def store_parsed(self, parsed: Parsed, report: IngestReport) -> bool:
+        """Chunk, embed and store a file as read. A failure is recorded, never raised."""
+        source = parsed.source
         fmt = Path(source.path).suffix.lower().lstrip(".")
+        doc = parsed.document
         try:
-            doc = ingest.load(source.path)
+            if doc is None:
+                raise ingest.LoadError(source.path, parsed.error)
             chunks = chunk_document(
                 doc, source.sha256, self.embedder.count_tokens, self.manifest.chunker
             )
