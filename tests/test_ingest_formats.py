@@ -315,7 +315,7 @@ def test_the_formats_set_ingests_whole_and_cites_slides_rows_and_scans(tmp_path,
 
     make_format_corpus.build(tmp_path / "set")
     report = ingest_paths([tmp_path / "set" / "docs"], tmp_path / "index", embedder)
-    assert report.failed == [] and len(report.added) == 9
+    assert report.failed == [] and len(report.added) == 10
     with Retriever.open(tmp_path / "index", embedder=embedder) as retriever:
         hit = retriever.search("Forklifts must not exceed 8 km/h", k=1, dense_weight=0)[0]
         assert Path(hit.source).name == "safety_notice_scan.pdf" and hit.page == 1
