@@ -291,11 +291,13 @@ class Library:
         with self._writer() as writer:
             to_read = Plan()
             for index, path in enumerate(paths):
-                answered = self._without_reading(writer, path, force, to_read)
-                if answered is not None:
+                answered = self._without_reading(writer, path, force)
+                if isinstance(answered, FileResult):
                     finished(index, answered)
                 else:
-                    position[to_read.to_process[-1].path] = index
+                    to_read.add += answered.add
+                    to_read.update += answered.update
+                    position[answered.to_process[0].path] = index
             self._read(writer, to_read, lambda result: finished(position[result.path], result))
         return [result for result in results if result is not None]
 
@@ -341,11 +343,9 @@ class Library:
                 self.embedder = make_embedder(spec)
         return IndexWriter(self.index_dir, self.embedder, lock_wait=self.lock_wait)
 
-    def _without_reading(
-        self, writer: IndexWriter, path: Path, force: bool, to_read: Plan
-    ) -> FileResult | None:
+    def _without_reading(self, writer: IndexWriter, path: Path, force: bool) -> FileResult | Plan:
         """The result for a file that needs no reading (gone, unsupported, unchanged), or
-        None after adding it to `to_read`."""
+        the plan that reads it."""
         if not path.exists():
             resolved = str(path.resolve())
             if writer.store.document(resolved) is not None:
@@ -361,9 +361,7 @@ class Library:
         if plan.unchanged:
             writer.apply(plan)  # records a new modification time, if any
             return FileResult(plan.unchanged[0].path, "unchanged")
-        to_read.add += plan.add
-        to_read.update += plan.update
-        return None
+        return plan
 
     @staticmethod
     def _read(writer: IndexWriter, plan: Plan, finished: Callable[[FileResult], None]) -> None:

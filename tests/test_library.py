@@ -119,6 +119,15 @@ def test_ingest_files_reports_each_file(library, embedder):
     assert docs["broken.pdf"].status == "failed" and docs["broken.pdf"].error
 
 
+def test_changed_and_new_files_together_each_get_their_own_result(library):
+    changed = library.save_upload("changed.md", b"# Changed\n\nFirst version.\n")
+    library.ingest_files([changed])
+    changed.write_bytes(b"# Changed\n\nSecond version.\n")
+    new = library.save_upload("new.md", b"# New\n\nA new note.\n")
+    results = library.ingest_files([changed, new])
+    assert [(r.name, r.status) for r in results] == [("changed.md", "updated"), ("new.md", "added")]
+
+
 def test_a_file_gone_from_disk_is_dropped_on_reingest(library):
     path = library.save_upload("gone.md", b"# Gone\n\nSoon gone.\n")
     library.ingest_files([path])
