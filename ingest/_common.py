@@ -162,15 +162,20 @@ def cell_text(value: object) -> str:
     return " ".join(scrub(str(value)).split())
 
 
-def labelled_rows(rows: list[list[str]]) -> list[str]:
+def labelled_rows(rows: list[list[str]], header_must_name: bool = False) -> list[str]:
     """A table's rows as lines that carry their header: "Region: North; Q3: 1.2 M".
 
     The first row with any text is the header (after any caption rows, see split_table).
     Every later row names each value with its column's header, so a passage cut between
     rows still says what each number is, and a row is never read as bare cells. A table
-    of one row (or only a header) is returned as "a | b | c".
+    of one row (or only a header) is returned as "a | b | c". With `header_must_name`,
+    a first row that is mostly amounts is no header (see looks_like_header): a table
+    found on a PDF page often starts below its column titles.
     """
     captions, header, body = split_table([row for row in rows if any(row)])
+    if header is not None and header_must_name and not looks_like_header(header):
+        body = [header, *body]
+        header = None
     lines = list(captions)
     if header is not None:
         lines.append(" | ".join(cell for cell in header if cell))
@@ -203,6 +208,17 @@ def label_row(header: list[str] | None, row: list[str]) -> str:
             name = header[i] if i < len(header) and header[i] else f"Column {i + 1}"
             pairs.append(f"{name}: {cell}")
     return "; ".join(pairs)
+
+
+_AMOUNT = re.compile(r"^[(\-−–]?[$€£¥]?\s?[\d.,]+\s?[)%]*$")
+_YEAR = re.compile(r"^(19|20)\d\d$")
+
+
+def looks_like_header(row: list[str]) -> bool:
+    """A header names columns: fewer than half its cells are amounts (years are names)."""
+    filled = [cell for cell in row if cell]
+    amounts = [cell for cell in filled if _AMOUNT.match(cell) and not _YEAR.match(cell)]
+    return len(filled) >= 2 and len(amounts) * 2 < len(filled)
 
 
 def _filled(row: list[str]) -> int:

@@ -14,11 +14,12 @@ table, and stops for the file after a time budget. A page it fails on keeps PDFi
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
-from ._common import cell_text, label_row, split_table
+from ._common import cell_text, labelled_rows, looks_like_header
+
+__all__ = ["clean_rows", "find_tables", "looks_like_header", "table_text"]
 
 try:
     import pdfplumber
@@ -35,8 +36,6 @@ FILE_BUDGET_SECONDS = 60.0
 
 _CURRENCY = {"$", "€", "£", "¥", "US$"}
 _CLOSERS = {")", "%", ")%", "%)"}
-_NUMBER = re.compile(r"^[(\-−–]?[$€£¥]?\s?[\d.,]+\s?[)%]*$")
-_YEAR = re.compile(r"^(19|20)\d\d$")
 
 
 def find_tables(path: Path, pages: list[int], warnings: list[str]) -> dict[int, str]:
@@ -67,7 +66,7 @@ def find_tables(path: Path, pages: list[int], warnings: list[str]) -> dict[int, 
                 if text:
                     found[number] = text
     except Exception:  # noqa: BLE001 - pdfminer cannot open what PDFium read: plain text
-        return found
+        pass
     return found
 
 
@@ -146,19 +145,4 @@ def clean_rows(rows: list[list[str | None]]) -> list[list[str]]:
 def table_text(rows: list[list[str]]) -> str:
     """A table as one paragraph per row: labelled by the header row when the first row
     reads as one (words, not amounts), else its cells joined by " | "."""
-    captions, header, body = split_table(rows)
-    if header is not None and not looks_like_header(header):
-        body = [header, *body]
-        header = None
-    lines = list(captions)
-    if header is not None:
-        lines.append(" | ".join(cell for cell in header if cell))
-    lines.extend(label_row(header, row) for row in body)
-    return "\n\n".join(lines)
-
-
-def looks_like_header(row: list[str]) -> bool:
-    """A header names columns: fewer than half its cells are amounts (years are names)."""
-    filled = [cell for cell in row if cell]
-    amounts = [cell for cell in filled if _NUMBER.match(cell) and not _YEAR.match(cell)]
-    return len(filled) >= 2 and len(amounts) * 2 < len(filled)
+    return "\n\n".join(labelled_rows(rows, header_must_name=True))

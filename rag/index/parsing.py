@@ -21,7 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -51,7 +51,6 @@ class Parsed:
     source: SourceFile
     document: ingest.ParsedDocument | None = None
     error: str = ""  # a LoadError's reason, or the exception described
-    unsupported: bool = False
 
 
 def default_workers() -> int:
@@ -92,13 +91,16 @@ def read_file(source: SourceFile) -> Parsed:
     """Read one file (in a worker, or in this process): never raises for a bad file."""
     try:
         return Parsed(source, ingest.load(source.path))
-    except ingest.UnsupportedFormatError as exc:
-        return Parsed(source, error=exc.reason, unsupported=True)
     except ingest.LoadError as exc:
         return Parsed(source, error=exc.reason)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
-        text = str(exc).strip() or type(exc).__name__
-        return Parsed(source, error=f"{type(exc).__name__}: {text}"[:500])
+        return Parsed(source, error=describe(exc))
+
+
+def describe(exc: BaseException) -> str:
+    """An unexpected exception as a file's failure reason: its type and message."""
+    text = str(exc).strip() or exc.__class__.__name__
+    return f"{exc.__class__.__name__}: {text}"[:500]
 
 
 def read_all(sources: Iterable[SourceFile], workers: int | None = None) -> Iterator[Parsed]:
@@ -124,35 +126,45 @@ def _pooled(sources: list[SourceFile], workers: int) -> Iterator[Parsed]:
     pending = list(reversed(sources))  # popped from the end: the given order
     context = multiprocessing.get_context("spawn")
     while pending:
-        crashed: list[SourceFile] = []
         pool = ProcessPoolExecutor(workers, mp_context=context)
         finished = False
         try:
-            running: dict[Future, SourceFile] = {}
-            try:
-                while pending or running:
-                    while pending and len(running) < workers * AHEAD_PER_WORKER:
-                        source = pending.pop()
-                        running[pool.submit(read_file, source)] = source
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        source = running.pop(future)
-                        try:
-                            result = future.result()
-                        except BrokenProcessPool:
-                            crashed.append(source)
-                            continue
-                        yield result
-                    if crashed:
-                        raise BrokenProcessPool
-            except BrokenProcessPool:
-                crashed.extend(running.values())
+            crashed = yield from _until_broken(pool, pending, workers)
             finished = True
         finally:
             _shutdown(pool, finished)
         # A worker died: whichever file killed it, find it by reading each one alone.
         for source in crashed:
             yield _alone(source, context)
+
+
+def _until_broken(
+    pool: ProcessPoolExecutor, pending: list[SourceFile], workers: int
+) -> Generator[Parsed, None, list[SourceFile]]:
+    """Yield each file `pool` reads until `pending` is empty (returning []), or until a
+    worker dies: then return the files that were in flight."""
+    running: dict[Future, SourceFile] = {}
+    while pending or running:
+        while pending and len(running) < workers * AHEAD_PER_WORKER:
+            source = pending.pop()
+            try:
+                running[pool.submit(read_file, source)] = source
+            except BrokenProcessPool:
+                pending.append(source)
+                return list(running.values())
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        broken = False
+        for future in done:
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                broken = True
+                continue
+            del running[future]
+            yield result
+        if broken:
+            return list(running.values())
+    return []
 
 
 def _shutdown(pool: ProcessPoolExecutor, finished: bool) -> None:

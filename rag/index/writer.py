@@ -28,7 +28,7 @@ from rag.index.manifest import (
     read_manifest,
     write_manifest,
 )
-from rag.index.parsing import Parsed, read_all
+from rag.index.parsing import Parsed, describe, read_all
 from rag.index.sources import SourceFile, fingerprint, is_under, walk
 from rag.index.store import NewChunk, Store
 from rag.index.vectors import VectorIndex
@@ -218,11 +218,10 @@ class IndexWriter:
         plan: Plan,
         progress: Progress | None = None,
         on_file: Callable[[str, IngestReport], None] | None = None,
-        workers: int | None = None,
     ) -> IngestReport:
-        """Carry out a plan. Files are read by a pool of `workers` processes (default:
-        rag.index.parsing.default_workers()) and stored as each is read, so the order of
-        `progress` and `on_file` (each file's own report) is the order files finish."""
+        """Carry out a plan. Files are read by a pool of worker processes (see
+        rag.index.parsing) and stored as each is read, so the order of `progress` and
+        `on_file` (each file's own report) is the order files finish."""
         started = time.perf_counter()
         report = IngestReport(skipped=list(plan.skipped))
         report.unchanged = [source.path for source in plan.unchanged]
@@ -235,7 +234,7 @@ class IndexWriter:
             report.removed.append(path)
         is_update = {s.path for s in plan.update}
         todo = plan.to_process
-        for done, parsed in enumerate(read_all(todo, workers), start=1):
+        for done, parsed in enumerate(read_all(todo), start=1):
             one = IngestReport()
             if self.store_parsed(parsed, one):
                 (one.updated if parsed.source.path in is_update else one.added).append(
@@ -270,7 +269,7 @@ class IndexWriter:
         except RagError:
             raise  # the model or index is unusable: stop the run, not just this file
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
-            reason = exc.reason if isinstance(exc, ingest.LoadError) else _describe(exc)
+            reason = exc.reason if isinstance(exc, ingest.LoadError) else describe(exc)
             with self.store.transaction():
                 removed = self.store.record_failure(
                     path=source.path,
@@ -336,11 +335,6 @@ class IndexWriter:
             removed = self.store.remove_document(path)
         self.vectors.remove(removed)
         return known
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or exc.__class__.__name__
-    return f"{exc.__class__.__name__}: {text}"[:500]
 
 
 def ingest_paths(
