@@ -27,6 +27,7 @@ from rag.answering.assistant import AnswerSettings, Assistant
 from rag.cli.common import display_path
 from rag.config import GeneratorSettings, configured_embedder_spec, default_index_dir
 from rag.index.manifest import embedder_spec_for_index
+from rag.index.store import DEFAULT_COLLECTION
 from rag.library import (
     FileResult,
     Library,
@@ -133,12 +134,35 @@ def load_assistant(config: Config) -> Assistant:
 
 
 @st.cache_resource(show_spinner=False)
-def load_library(index_dir: str, docs_dir: str, embedder_spec: str) -> Library:
-    return Library(index_dir, docs_dir, load_embedder(embedder_spec))
+def load_library(index_dir: str, docs_dir: str, embedder_spec: str, collection: str) -> Library:
+    return Library(index_dir, docs_dir, load_embedder(embedder_spec), collection=collection)
 
 
-def library_of(config: Config) -> Library:
-    return load_library(config.index_dir, config.docs_dir, config.embedder)
+def library_of(config: Config, collection: str = DEFAULT_COLLECTION) -> Library:
+    return load_library(config.index_dir, config.docs_dir, config.embedder, collection)
+
+
+def collection_names(config: Config) -> list[str]:
+    """The index's collections, the default first (just it, before there is an index)."""
+    return [c.name for c in library_of(config).collections()] or [DEFAULT_COLLECTION]
+
+
+def chosen_collection(config: Config) -> str:
+    """The collection the Documents page manages, picked in its sidebar."""
+    names = collection_names(config)
+    saved = remembered("collection", DEFAULT_COLLECTION)
+    with st.sidebar:
+        name = st.selectbox(
+            "Collection",
+            names,
+            index=names.index(saved) if saved in names else 0,
+            key="collection",
+            help="Each collection has its own documents; manage them on the Collections page.",
+        )
+        if st.button("Manage collections", icon=":material/folder_copy:"):
+            st.switch_page(collections)
+    st.session_state["saved-collection"] = name
+    return name
 
 
 # -- rendering untrusted text ------------------------------------------------------------
@@ -224,7 +248,8 @@ def claim_note_html(claim: ClaimCheck, sources: tuple[Source, ...]) -> str:
 
 
 def card_html(source: Source, question: str, cited: bool) -> str:
-    where = [f"page {source.page}"] if source.page else []
+    where = [f"collection {source.collection}"] if source.collection != DEFAULT_COLLECTION else []
+    where += [f"page {source.page}"] if source.page else []
     where += [source.heading] if source.heading else []
     meta = f"relevance {source.score:.2f}" + (" · cited" if cited else "")
     if source.trimmed:
@@ -378,11 +403,33 @@ def model_info(config: Config, generator: Generator | None) -> str:
     return "\n".join(lines)
 
 
+def asked_collections(config: Config) -> list[str] | None:
+    """The collections the chat asks (None: every one), picked in its sidebar when the
+    index has more than one."""
+    names = collection_names(config)
+    if len(names) < 2:
+        return None
+    saved = [n for n in remembered("ask_in", []) if n in names]
+    with st.sidebar:
+        picked = st.multiselect(
+            "Ask in",
+            names,
+            default=saved,
+            key="ask_in",
+            placeholder="All collections",
+            help="The collections answers come from; none picked: all of them.",
+        )
+    st.session_state["saved-ask_in"] = picked
+    return picked or None
+
+
 def chat_page() -> None:
     config = read_config()
-    library = library_of(config)
-    stats = library.stats()
-    readable = stats.documents - stats.failed
+    asked = asked_collections(config)
+    records = {c.name: c for c in library_of(config).collections()}
+    counted = [records[n] for n in asked] if asked else list(records.values())
+    readable = sum(c.documents - c.failed for c in counted)
+    chunks = sum(c.chunks for c in counted)
     try:
         assistant = load_assistant(config) if readable else None
     except RagError as exc:
@@ -390,16 +437,20 @@ def chat_page() -> None:
         st.error(md_escape(str(exc)))
         return
     options = answer_settings_sidebar(config, assistant.generator if assistant else None)
+    if asked:
+        options["collection"] = asked
     with st.sidebar:
-        st.caption(f"{readable} documents · {stats.chunks} passages")
+        st.caption(f"{readable} documents · {chunks} passages")
         if st.button("Manage documents", icon=":material/folder_open:"):
             st.switch_page(documents)
 
     st.title("Ask your documents")
     if assistant is None:
         st.info(
-            "No readable documents yet. Add some on the Documents page (upload files, or load the "
-            "sample documents), then ask away."
+            "No readable documents yet"
+            + (" in the collections picked" if asked else "")
+            + ". Add some on the Documents page (upload files, or load the sample documents), "
+            "then ask away."
         )
         if st.button("Go to Documents", type="primary"):
             st.switch_page(documents)
@@ -618,8 +669,9 @@ def stats_section(library: Library) -> None:
 
 def documents_page() -> None:
     config = read_config()
-    library = library_of(config)
-    st.title("Documents")
+    collection = chosen_collection(config)
+    library = library_of(config, collection)
+    st.title("Documents" if collection == DEFAULT_COLLECTION else f"Documents: {collection}")
 
     notice = st.session_state.pop("ingest_notice", None)
     if notice:
@@ -636,9 +688,11 @@ def documents_page() -> None:
     stats = library.stats()
     if not stats.documents:
         st.info(
-            "The library is empty. Upload files below, or start with the sample documents "
+            ("The library" if collection == DEFAULT_COLLECTION else "This collection")
+            + " is empty. Upload files below, or start with the sample documents "
             "(a fictional company's handbook, policies and FAQ, in English and Spanish). "
-            "Whole folders can be added from a terminal with `python -m rag.ingest FOLDER`."
+            "Whole folders can be added from a terminal with `python -m rag.ingest FOLDER "
+            "--collection NAME`."
         )
         if SAMPLE_DOCS.is_dir() and st.button("Load the sample documents", type="primary"):
             run_ingest(
@@ -665,12 +719,88 @@ def documents_page() -> None:
             )
 
 
+# -- collections --------------------------------------------------------------------------
+
+
+def collection_action(work, done: str) -> None:
+    """Run a change to the collections; keep its outcome to show after the rerun."""
+    try:
+        result = work()
+    except RagError as exc:
+        st.session_state["collections_notice"] = ("error", str(exc))
+    else:
+        detail = f" ({summarize(result)})" if isinstance(result, list) else ""
+        st.session_state["collections_notice"] = ("done", done + detail)
+    st.rerun()
+
+
+def collections_page() -> None:
+    config = read_config()
+    library = library_of(config)
+    st.title("Collections")
+    notice = st.session_state.pop("collections_notice", None)
+    if notice:
+        (st.error if notice[0] == "error" else st.success)(md_escape(notice[1]))
+    records = library.collections()
+    st.dataframe(
+        [
+            {
+                "Collection": c.name,
+                "Description": c.description,
+                "Documents": c.documents,
+                "Failed": c.failed,
+                "Passages": c.chunks,
+                "Created": local_time(c.created_at),
+                "Folder": display_path(str(library.in_collection(c.name).docs_dir)),
+            }
+            for c in records
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "A question is asked of the collections picked in the chat's sidebar (all of them "
+        "when none is picked). Each collection's documents are managed on the Documents page."
+    )
+    with st.form("new_collection", clear_on_submit=True):
+        st.subheader("New collection")
+        name = st.text_input("Name", placeholder="hr-policies", max_chars=64)
+        description = st.text_input("Description (optional)", max_chars=500)
+        if st.form_submit_button("Create", type="primary"):
+            collection_action(
+                lambda: library.create_collection(name, description), f"Created {name.strip()}."
+            )
+    others = [c.name for c in records if c.name != DEFAULT_COLLECTION]
+    if not others:
+        return
+    st.subheader("Change a collection")
+    target = st.selectbox("Collection to change", others, key="collection_to_change")
+    with st.form("rename_collection"):
+        new_name = st.text_input("New name", max_chars=64)
+        if st.form_submit_button("Rename"):
+            collection_action(
+                lambda: library.rename_collection(target, new_name),
+                f"Renamed {target} to {new_name.strip()}.",
+            )
+    with st.popover("Delete", icon=":material/delete:"):
+        count = next(c.documents for c in records if c.name == target)
+        st.text(
+            f"Delete the collection {target} and its {count} document(s)? Files in its "
+            "documents folder are deleted too; answers stop using them at once."
+        )
+        if st.button("Delete", type="primary", key="confirm_delete_collection"):
+            collection_action(lambda: library.delete_collection(target), f"Deleted {target}.")
+
+
 chat = st.Page(chat_page, title="Chat", icon=":material/chat:", default=True)
 documents = st.Page(
     documents_page, title="Documents", icon=":material/folder:", url_path="documents"
 )
+collections = st.Page(
+    collections_page, title="Collections", icon=":material/folder_copy:", url_path="collections"
+)
 
 try:
-    st.navigation([chat, documents]).run()
+    st.navigation([chat, documents, collections]).run()
 except RagError as exc:  # a bad setting, or an index built with another embedder
     st.error(md_escape(str(exc)))

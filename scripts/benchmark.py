@@ -584,7 +584,7 @@ def build_synthetic_index(
     from the database as VectorIndex.sync() does for any index. Returns the chunk ids too."""
     from rag.config import ChunkerSettings
     from rag.index.manifest import Manifest, write_manifest
-    from rag.index.store import NewChunk, Store
+    from rag.index.store import DEFAULT_COLLECTION_ID, NewChunk, Store
     from rag.index.vectors import VectorIndex
     from rag.types import Chunk
 
@@ -636,6 +636,7 @@ def build_synthetic_index(
                     at += length
                     offset += len(text) + 1
                 _, added = store.replace_document(
+                    collection=DEFAULT_COLLECTION_ID,
                     path=f"synthetic/{lang}/file_{doc:07d}.txt",
                     sha256=f"{doc:064x}",
                     size=offset,

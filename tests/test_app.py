@@ -288,3 +288,64 @@ def test_an_unsupported_sentence_is_marked_with_what_the_source_says(
     at.run()
     assert not at.exception, at.exception
     assert answers(at) == [answer]
+
+
+@pytest.fixture
+def hr_collection(app_env, tmp_path, index_dir, embedder):
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    (hr / "payroll.md").write_text(
+        "# Payroll\n\nSalaries are paid on the 25th of each month by bank transfer.\n"
+    )
+    ingest_paths([hr], index_dir, embedder, collection="hr")
+    return hr
+
+
+def test_the_chat_asks_only_the_collections_picked(hr_collection):
+    at = start()
+    picker = at.multiselect(key="ask_in")
+    assert picker.options == ["default", "hr"] and picker.value == []
+    ask(at, "When are salaries paid each month?")
+    everywhere = cards(at)
+    assert any("payroll.md" in c and "collection hr" in c for c in everywhere)
+    at.multiselect(key="ask_in").select("default").run()
+    ask(at, "When are salaries paid each month?")
+    latest = cards(at)[len(everywhere) :]
+    assert latest and not any("payroll.md" in c for c in latest)
+
+
+def test_the_documents_page_manages_the_collection_picked(hr_collection):
+    at = open_documents(start())
+    at.selectbox(key="collection").select("hr").run()
+    assert at.title[0].value == "Documents: hr"
+    names = [row for row in at.dataframe[0].value["Name"]]
+    assert names == ["payroll.md"]
+
+
+def test_collections_are_created_renamed_and_deleted_in_the_app(hr_collection):
+    at = open_documents(start())
+    button(at, "Manage collections").click().run()
+    assert at.title[0].value == "Collections"
+    assert list(at.dataframe[0].value["Collection"]) == ["default", "hr"]
+
+    name = next(t for t in at.text_input if t.label == "Name")
+    name.input("legal")
+    button(at, "Create").click().run()
+    assert any("Created legal" in plain(s.value) for s in at.success)
+    assert list(at.dataframe[0].value["Collection"]) == ["default", "hr", "legal"]
+
+    name = next(t for t in at.text_input if t.label == "Name")
+    name.input("bad name")
+    button(at, "Create").click().run()
+    assert any("is not valid" in plain(e.value) for e in at.error)
+
+    at.selectbox(key="collection_to_change").select("legal").run()
+    next(t for t in at.text_input if t.label == "New name").input("contracts")
+    button(at, "Rename").click().run()
+    assert list(at.dataframe[0].value["Collection"]) == ["default", "contracts", "hr"]
+
+    at.selectbox(key="collection_to_change").select("hr").run()
+    at.button(key="confirm_delete_collection").click().run()
+    assert any("Deleted hr" in plain(s.value) for s in at.success)
+    assert list(at.dataframe[0].value["Collection"]) == ["default", "contracts"]
+    assert hr_collection.joinpath("payroll.md").exists()  # ingested from elsewhere: kept

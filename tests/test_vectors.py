@@ -7,7 +7,7 @@ import faiss
 import numpy as np
 import pytest
 
-from rag.index.store import DB_NAME, NewChunk, Store
+from rag.index.store import DB_NAME, DEFAULT_COLLECTION_ID, NewChunk, Store
 from rag.index.vectors import VECTORS_NAME, VectorIndex
 from rag.types import Chunk
 
@@ -174,6 +174,7 @@ def _store_with(index_dir, vectors: np.ndarray, per_doc: int = 50) -> Store:
                 for p in range(min(per_doc, len(vectors) - doc))
             ]
             store.replace_document(
+                collection=DEFAULT_COLLECTION_ID,
                 path=f"doc{doc}.txt",
                 sha256="0",
                 size=1,
@@ -199,7 +200,7 @@ def test_sync_rebuilds_an_ivf_from_the_database_and_follows_deletions(tmp_path, 
     assert sorted(index.ids().tolist()) == store.chunk_ids().tolist()
     index.save(index_dir)
     with store.transaction():
-        removed = store.remove_document("doc0.txt") + store.remove_document("doc500.txt")
+        removed = store.remove_document("doc0.txt", 1) + store.remove_document("doc500.txt", 1)
     reopened = VectorIndex.load(index_dir, DIM, approximate_above=THRESHOLD)
     reopened.sync(store)
     assert reopened.approximate

@@ -40,6 +40,11 @@ class Source:
         return Path(self.source).name
 
     @property
+    def collection(self) -> str:
+        """The collection its document belongs to."""
+        return self.hits[0].collection if self.hits else ""
+
+    @property
     def label(self) -> str:
         """'it_security_policy.pdf, page 2' or just the file name."""
         return f"{self.name}, page {self.page}" if self.page else self.name
@@ -48,6 +53,7 @@ class Source:
         return {
             "number": self.number,
             "source": self.source,
+            "collection": self.collection,
             "page": self.page,
             "heading": self.heading,
             "title": self.title,

@@ -35,7 +35,7 @@ from rag.config import GeneratorSettings, default_index_dir
 from rag.errors import ConfigError
 from rag.llm import make_generator
 from rag.llm.base import Generator, Message, count_prompt_tokens
-from rag.search.retriever import QuestionWeights, Retriever
+from rag.search.retriever import CollectionChoice, QuestionWeights, Retriever
 from rag.text.lexical import content_word_stems, guess_language, text_stems
 
 NOT_FOUND = {
@@ -260,7 +260,10 @@ class Assistant:
         max_tokens: int | None = None,
         dense_weight: float | None = None,
         source: str | None = None,
+        collection: CollectionChoice = None,
     ) -> AnswerStream:
+        """Answer from the collection named `collection` (a list of names: from those;
+        None: from every collection) of the index."""
         started = time.perf_counter()
         if not isinstance(question, str) or not question.strip():
             raise ConfigError("the question is empty: type a question about your documents")
@@ -270,7 +273,11 @@ class Assistant:
         standalone = self.standalone_question(question, history)
         rewritten = time.perf_counter()
         hits = self.retriever.search(
-            standalone, k=settings.k, source=source, dense_weight=dense_weight
+            standalone,
+            k=settings.k,
+            source=source,
+            dense_weight=dense_weight,
+            collection=collection,
         )
         merged = merge_neighbours(hits)
         # The question's words and their IDF: read once, for the signals and the evidence.
@@ -496,8 +503,8 @@ def answer(
     **options,
 ) -> Answer:
     """Answer a question from the index at `index_dir` (default: RAG_INDEX_DIR or
-    .rag_index) with the configured model. Options: k, temperature, max_tokens,
-    dense_weight, source."""
+    .rag_index) with the configured model. Options: collection (a name, a list of names,
+    or None for all), k, temperature, max_tokens, dense_weight, source."""
     return default_assistant(index_dir).answer(question, history, **options)
 
 

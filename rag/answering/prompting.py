@@ -105,15 +105,20 @@ def answer_messages(question: str, sources: Sequence[Source], language: str) -> 
 _NEIGHBOUR_GAP = 2
 
 
+def _document_order(hit: Hit) -> tuple:
+    return (hit.collection, hit.source, hit.page or 0, hit.start or 0, hit.chunk_id)
+
+
 def merge_neighbours(hits: Sequence[Hit]) -> list[Source]:
     """Hits as sources, best first; adjacent or overlapping passages of one document page
     are joined into one source (their overlap kept once)."""
     runs: list[list[Hit]] = []
-    for hit in sorted(hits, key=lambda h: (h.source, h.page or 0, h.start or 0, h.chunk_id)):
+    for hit in sorted(hits, key=_document_order):
         last = runs[-1][-1] if runs else None
         if (
             last is not None
             and last.source == hit.source
+            and last.collection == hit.collection
             and last.page == hit.page
             and last.end is not None
             and hit.start is not None

@@ -14,7 +14,7 @@ import sys
 import textwrap
 
 from rag.answering.assistant import AnswerSettings, default_assistant
-from rag.cli.common import EXIT_OK, display_path, run
+from rag.cli.common import EXIT_OK, add_collection_argument, display_path, run
 from rag.config import default_index_dir
 
 
@@ -27,13 +27,16 @@ def _parser() -> argparse.ArgumentParser:
         "--k", type=int, default=defaults.k, help=f"passages given to the model ({defaults.k})"
     )
     p.add_argument("--source", default=None, help="only files matching this glob, e.g. '*.pdf'")
+    add_collection_argument(p)
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
     return p
 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    stream = default_assistant(args.index).stream(args.question, k=args.k, source=args.source)
+    stream = default_assistant(args.index).stream(
+        args.question, k=args.k, source=args.source, collection=args.collection
+    )
     if args.json:
         print(json.dumps(stream.answer.as_dict(), indent=2, ensure_ascii=False))
         return EXIT_OK

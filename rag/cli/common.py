@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -12,6 +13,17 @@ EXIT_OK = 0
 EXIT_SOME_FAILED = 1  # the run finished, but some files could not be ingested
 EXIT_USAGE = 2  # bad arguments, configuration, missing model or incompatible index
 EXIT_LOCKED = 3  # another ingest holds the index
+
+
+def add_collection_argument(parser: argparse.ArgumentParser) -> None:
+    """`--collection NAME`, repeatable: the collections to ask (none given: all)."""
+    parser.add_argument(
+        "--collection",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="only this collection (repeat to ask several; default: every collection)",
+    )
 
 
 def display_path(path: str) -> str:

@@ -1,4 +1,5 @@
-"""`python -m rag.ingest PATH... [--index DIR]`: bring an index up to date with some folders.
+"""`python -m rag.ingest PATH... [--index DIR] [--collection NAME]`: bring a collection of an
+index up to date with some folders (the collection is created if it is new).
 
 `--rebuild [PATH...]` builds the whole index again beside the live one (with RAG_EMBEDDER
 or the default embedder, and the default chunking), then switches to it in one step.
@@ -24,6 +25,7 @@ from rag.errors import ConfigError
 from rag.index.layout import data_dir
 from rag.index.manifest import read_manifest
 from rag.index.rebuild import RebuildReport, rebuild
+from rag.index.store import DEFAULT_COLLECTION
 from rag.index.writer import IndexWriter, IngestReport, Plan, Progress
 from rag.text.embedding import BUNDLED_EMBEDDER_ID
 
@@ -41,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         "--index",
         default=None,
         help=f"index directory (default: $RAG_INDEX_DIR or {default_index_dir()})",
+    )
+    p.add_argument(
+        "--collection",
+        default=DEFAULT_COLLECTION,
+        metavar="NAME",
+        help=f"the collection the files belong to, created if new (default: {DEFAULT_COLLECTION})",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument(
@@ -71,7 +79,7 @@ def _print_plan(plan: Plan) -> None:
     )
 
 
-def _print_report(report: IngestReport, index_dir, stats: dict) -> None:
+def _print_report(report: IngestReport, index_dir, collection: str, stats: dict) -> None:
     for path, reason in report.failed:
         print(f"failed   {display_path(path)}: {reason}")
     for path, reason in report.skipped:
@@ -84,8 +92,8 @@ def _print_report(report: IngestReport, index_dir, stats: dict) -> None:
     )
     print(
         f"{report.pages} pages, {report.chunks} chunks ({report.embedded} embedded) in "
-        f"{report.seconds:.1f} s; index {index_dir}: {stats['documents']} documents, "
-        f"{stats['chunks']} chunks"
+        f"{report.seconds:.1f} s; collection {collection} of index {index_dir}: "
+        f"{stats['documents']} documents, {stats['chunks']} chunks"
     )
 
 
@@ -140,7 +148,9 @@ def main(argv: list[str]) -> int:
         if args.dry_run:
             raise ConfigError("--dry-run does not apply to --rebuild: leave one of them out")
         try:
-            result = rebuild(args.index, args.paths, progress=bars.for_plan)
+            result = rebuild(
+                args.index, args.paths, progress=bars.for_plan, collection=args.collection
+            )
         finally:
             bars.close()
         if args.json:
@@ -148,7 +158,12 @@ def main(argv: list[str]) -> int:
         else:
             _print_rebuild(result, args.index or default_index_dir())
         return EXIT_SOME_FAILED if result.failed else EXIT_OK
-    with IndexWriter(args.index) as writer:
+    # A dry run names a new collection without creating it: it changes nothing.
+    with IndexWriter(
+        args.index, collection=args.collection, create_collection=not args.dry_run
+    ) as writer:
+        if writer.created_collection and not args.json:
+            print(f"created collection {writer.collection_name}")
         plan = writer.plan(args.paths)
         if args.dry_run:
             if args.json:
@@ -160,12 +175,13 @@ def main(argv: list[str]) -> int:
             report = writer.apply(plan, bars.for_plan("ingest", plan))
         finally:
             bars.close()
-        stats = writer.store.stats()
+        stats = writer.store.stats([writer.collection_id])
         embedder_id = writer.manifest.embedder_id
     if args.json:
-        print(json.dumps({**report.as_dict(), "index": stats}, indent=2))
+        summary = {"collection": writer.collection_name, "created": writer.created_collection}
+        print(json.dumps({**report.as_dict(), **summary, "index": stats}, indent=2))
     else:
-        _print_report(report, writer.index_dir, stats)
+        _print_report(report, writer.index_dir, writer.collection_name, stats)
         _suggest_rebuild(embedder_id, writer.index_dir)
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
 

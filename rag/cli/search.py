@@ -6,8 +6,9 @@ import argparse
 import json
 import textwrap
 
-from rag.cli.common import EXIT_OK, display_path, run
+from rag.cli.common import EXIT_OK, add_collection_argument, display_path, run
 from rag.config import default_index_dir
+from rag.index.store import DEFAULT_COLLECTION
 from rag.search.retriever import Retriever
 
 
@@ -17,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
     p.add_argument("--index", default=None, help=f"index directory (default {default_index_dir()})")
     p.add_argument("--source", default=None, help="only files matching this glob, e.g. '*.pdf'")
+    add_collection_argument(p)
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     return p
 
@@ -24,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     with Retriever.open(args.index) as retriever:
-        hits = retriever.search(args.query, k=args.k, source=args.source)
+        hits = retriever.search(
+            args.query, k=args.k, source=args.source, collection=args.collection
+        )
     if args.json:
         print(json.dumps([h.as_dict() for h in hits], indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -32,6 +36,8 @@ def main(argv: list[str]) -> int:
         print("no matching passages")
     for n, hit in enumerate(hits, start=1):
         where = display_path(hit.source) + (f", page {hit.page}" if hit.page else "")
+        if hit.collection != DEFAULT_COLLECTION:
+            where = f"{hit.collection}: {where}"
         heading = f" — {hit.heading}" if hit.heading else ""
         print(f"[{n}] {where}{heading}  (score {hit.score:.4f})")
         snippet = " ".join(hit.text.split())

@@ -21,10 +21,16 @@ from rag.errors import IndexMismatchError, IndexNotFoundError
 from rag.index.layout import data_dir, generations, next_generation, retire, switch_to
 from rag.index.locking import WriteLock
 from rag.index.manifest import MANIFEST_NAME, Manifest, read_manifest
-from rag.index.store import DB_NAME, Store
+from rag.index.store import (
+    DB_NAME,
+    DEFAULT_COLLECTION,
+    CollectionRecord,
+    Store,
+)
 from rag.index.vectors import VECTORS_NAME
 from rag.index.writer import IndexWriter, IngestReport, Plan, Progress
 from rag.text.embedding import Embedder, make_embedder
+from rag.types import DocumentRecord
 
 # What an index keeps at the top of its directory before its first rebuild.
 TOP_LEVEL_DATA = (MANIFEST_NAME, DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", VECTORS_NAME)
@@ -70,10 +76,12 @@ def rebuild(
     chunker: ChunkerSettings | None = None,
     progress: ProgressFactory | None = None,
     lock_wait: float = 0.0,
+    collection: str = DEFAULT_COLLECTION,
 ) -> RebuildReport:
     """Rebuild an index with `embedder` (default: RAG_EMBEDDER or the default model, not
     the index's own) and `chunker` (default: the current defaults), from the files of
-    the documents it holds plus any under `paths`; then make the new index live."""
+    the documents it holds (in their collections) plus any under `paths` (into
+    `collection`); then make the new index live."""
     started = time.perf_counter()
     index_dir = Path(index_dir) if index_dir else default_index_dir()
     live = data_dir(index_dir)
@@ -85,7 +93,7 @@ def rebuild(
     target, resumed = _target(index_dir, live, Manifest(embedder.id, embedder.dimension, chunker))
 
     with IndexWriter(target, embedder, chunker) as writer:
-        build = _bring_up_to_date(writer, index_dir, live, paths, "build", progress)[0]
+        build = _bring_up_to_date(writer, index_dir, live, paths, collection, "build", progress)[0]
 
     with WriteLock(index_dir, lock_wait):  # no other ingest until the switch is made
         if data_dir(index_dir) != live:
@@ -95,7 +103,7 @@ def rebuild(
             )
         with IndexWriter(target, embedder, chunker) as writer:
             catch_up, missing = _bring_up_to_date(
-                writer, index_dir, live, paths, "catch-up", progress
+                writer, index_dir, live, paths, collection, "catch-up", progress
             )
         if _document_count(target) == 0 and _document_count(live):
             raise IndexNotFoundError(
@@ -137,28 +145,53 @@ def _bring_up_to_date(
     index_dir: Path,
     live: Path,
     paths,
+    paths_collection: str,
     phase: str,
     progress: ProgressFactory | None,
 ) -> tuple[IngestReport, list[str]]:
-    """Make the new index hold the live index's documents (those whose files still
-    exist) and the files under `paths`, nothing else."""
-    recorded = [Path(d.path) for d in _documents(live)]
-    missing = [str(p) for p in recorded if not p.is_file()]
-    roots = [*paths, *(p for p in recorded if p.is_file())]
-    plan = writer.plan(roots, exclude=index_dir) if roots else Plan()
-    wanted = {s.path for s in plan.add + plan.update + plan.unchanged}
-    plan.remove = [d.path for d in writer.store.documents() if d.path not in wanted]
-    report = writer.apply(plan, progress(phase, plan) if progress else None)
+    """Make the new index hold the live index's collections and documents (those whose
+    files still exist), plus the files under `paths` in `paths_collection`; nothing
+    else."""
+    live_collections, live_documents = _contents(live)
+    if paths and not any(c.name.lower() == paths_collection.lower() for c in live_collections):
+        writer.select_collection(paths_collection)  # a new collection for the new paths
+        live_collections.append(writer.store.collection(paths_collection))
+    report, missing = IngestReport(), []
+    for record in live_collections:
+        if writer.store.collection(record.name) is None:
+            with writer.store.transaction():
+                writer.store.create_collection(
+                    record.name, record.description, record.docs_dir, id=record.id
+                )
+        writer.select_collection(record.name, create=False)
+        recorded = [Path(d.path) for d in live_documents if d.collection == record.name]
+        missing += [str(p) for p in recorded if not p.is_file()]
+        extra = paths if record.name.lower() == paths_collection.lower() else ()
+        roots = [*extra, *recorded]
+        roots = [p for p in roots if Path(p).exists()]
+        plan = writer.plan(roots, exclude=index_dir) if roots else Plan()
+        wanted = {s.path for s in plan.add + plan.update + plan.unchanged}
+        plan.remove = [
+            d.path for d in writer.store.documents([writer.collection_id]) if d.path not in wanted
+        ]
+        label = phase if len(live_collections) == 1 else f"{phase} of {record.name}"
+        report.merge(writer.apply(plan, progress(label, plan) if progress else None))
+    kept = {record.name.lower() for record in live_collections}
+    for record in writer.store.collections():  # deleted from the live index meanwhile
+        if record.name.lower() not in kept:
+            writer.select_collection(record.name, create=False)
+            report.removed += writer.delete_collection()
+    writer.select_collection(DEFAULT_COLLECTION)
     return report, missing
 
 
-def _documents(folder: Path):
+def _contents(folder: Path) -> tuple[list[CollectionRecord], list[DocumentRecord]]:
     store = Store(folder)
     try:
-        return store.documents()
+        return store.collections(), store.documents()
     finally:
         store.close()
 
 
 def _document_count(folder: Path) -> int:
-    return sum(1 for d in _documents(folder) if d.status == "ok")
+    return sum(1 for d in _contents(folder)[1] if d.status == "ok")

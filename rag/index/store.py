@@ -18,14 +18,24 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.errors import ConfigError, IndexMismatchError
 from rag.types import Chunk, DocumentRecord
 
 DB_NAME = "index.sqlite3"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
+# Bumped when the tables change. An older database is upgraded in place when it is
+# opened (see _upgrade); a newer one is refused rather than misread.
+SCHEMA_VERSION = 2
+
+# Every index has this collection; documents stored before collections existed are in it.
+DEFAULT_COLLECTION = "default"
+DEFAULT_COLLECTION_ID = 1
+
+_DOCUMENTS = """
+CREATE TABLE IF NOT EXISTS {table} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL UNIQUE,
+    collection_id INTEGER NOT NULL DEFAULT 1 REFERENCES collections(id),
+    path TEXT NOT NULL,
     name TEXT NOT NULL,  -- file name, for filters like '*.pdf' or 'policy_*'
     sha256 TEXT NOT NULL,
     size INTEGER NOT NULL,
@@ -38,40 +48,126 @@ CREATE TABLE IF NOT EXISTS documents (
     error TEXT NOT NULL DEFAULT '',
     warnings TEXT NOT NULL DEFAULT '[]',
     chunk_count INTEGER NOT NULL DEFAULT 0,
-    ingested_at TEXT NOT NULL
-);
--- AUTOINCREMENT: a chunk id is never reused, so a stale FAISS id can only point at nothing,
--- never at another passage, and new chunks always have ids above every older one.
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    key TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    heading TEXT NOT NULL,
-    title TEXT NOT NULL,
-    page INTEGER,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    embed_hash TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    UNIQUE (doc_id, key)
-);
-CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id, position);
-CREATE INDEX IF NOT EXISTS chunks_by_embed_hash ON chunks (embed_hash);
--- What BM25 searches: each chunk's stemmed words (see rag.text.lexical), and its title and
--- heading likewise. Standalone, keyed by chunk id, written in the same transaction as the
--- chunk. The tokenizer also folds accents, for anything typed straight into a MATCH.
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
-    body, context, tokenize = 'unicode61 remove_diacritics 2'
-);
-"""
+    ingested_at TEXT NOT NULL,
+    -- A file may be in several collections (as separate documents), once in each.
+    UNIQUE (collection_id, path)
+)"""
 
-# A source filter matches the whole path or just the file name ('*.pdf', 'handbook*').
-_IDS_FOR_SOURCES = (
-    "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id "
-    "WHERE d.path GLOB ? OR d.name GLOB ?"
+# The columns a version-1 documents table had, copied as they are by _upgrade.
+_V1_DOCUMENT_COLUMNS = (
+    "id, path, name, sha256, size, mtime, format, language, title, pages, status, error, "
+    "warnings, chunk_count, ingested_at"
 )
+
+_SCHEMA = [
+    # Named bodies of documents in one index (HR, engineering, a client's contracts).
+    # `docs_dir` is where uploads to the collection are saved; '' for the default
+    # collection, whose folder is the configured documents folder.
+    """CREATE TABLE IF NOT EXISTS collections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        description TEXT NOT NULL DEFAULT '',
+        docs_dir TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    )""",
+    f"INSERT OR IGNORE INTO collections (id, name, created_at) VALUES "
+    f"({DEFAULT_COLLECTION_ID}, '{DEFAULT_COLLECTION}', strftime('%Y-%m-%dT%H:%M:%S+00:00'))",
+    _DOCUMENTS.format(table="documents"),
+    # AUTOINCREMENT: a chunk id is never reused, so a stale FAISS id can only point at
+    # nothing, never at another passage, and new chunks always have ids above older ones.
+    """CREATE TABLE IF NOT EXISTS chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        heading TEXT NOT NULL,
+        title TEXT NOT NULL,
+        page INTEGER,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        embed_hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        UNIQUE (doc_id, key)
+    )""",
+    "CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id, position)",
+    "CREATE INDEX IF NOT EXISTS chunks_by_embed_hash ON chunks (embed_hash)",
+    "CREATE INDEX IF NOT EXISTS documents_by_path ON documents (path)",
+    # What BM25 searches: each chunk's stemmed words (see rag.text.lexical), and its title
+    # and heading likewise. Standalone, keyed by chunk id, written in the same transaction
+    # as the chunk. The tokenizer also folds accents, for anything typed into a MATCH.
+    """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
+        body, context, tokenize = 'unicode61 remove_diacritics 2'
+    )""",
+]
+
+_DOCUMENT_COLUMNS = (
+    "d.id, d.path, d.sha256, d.size, d.mtime, d.format, d.title, d.pages, d.status, d.error, "
+    "d.warnings, d.chunk_count, d.ingested_at, k.name"
+)
+_DOCUMENTS_SELECT = (
+    f"SELECT {_DOCUMENT_COLUMNS} FROM documents d JOIN collections k ON k.id = d.collection_id"
+)
+
+
+def _document_filter(collections: Sequence[int] | None, source: str | None) -> tuple[str, list]:
+    """A WHERE condition on documents `d` (and its parameters): in one of these
+    collections (None: any), and with a path or file name matching the glob `source`
+    ('*.pdf', 'handbook*'; None: any)."""
+    conditions, params = [], []
+    if collections is not None:
+        conditions.append(f"d.collection_id IN ({','.join('?' * len(collections))})")
+        params += list(collections)
+    if source:
+        conditions.append("(d.path GLOB ? OR d.name GLOB ?)")
+        params += [source, source]
+    return " AND ".join(conditions) or "1", params
+
+
+def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the tables of a new database, or upgrade an older one, in one transaction
+    (two processes opening a new index at once cannot interleave)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"{path} was written by a newer version of this product (schema {version}, "
+                f"this one reads up to {SCHEMA_VERSION}): upgrade the product to open it"
+            )
+        has_documents = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'"
+        ).fetchone()
+        for statement in _SCHEMA[:2]:  # the collections table, which the upgrade needs
+            conn.execute(statement)
+        if has_documents and version < 2:
+            _upgrade(conn)
+        for statement in _SCHEMA[2:]:
+            conn.execute(statement)
+        if version != SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Version 1 (one body of documents, a path at most once) to 2 (collections): every
+    document joins the default collection, keeping its id, so its chunks, vectors and
+    lexical rows stay as they are and nothing is embedded again.
+
+    SQLite cannot change a UNIQUE constraint in place, so the documents table is copied
+    into a new one and renamed (the steps SQLite's documentation gives for any schema
+    change); foreign keys are off on this connection here, so nothing cascades.
+    """
+    conn.execute(_DOCUMENTS.format(table="documents_v2"))
+    conn.execute(
+        f"INSERT INTO documents_v2 ({_V1_DOCUMENT_COLUMNS}) "
+        f"SELECT {_V1_DOCUMENT_COLUMNS} FROM documents"
+    )
+    conn.execute("DROP TABLE documents")
+    conn.execute("ALTER TABLE documents_v2 RENAME TO documents")
 
 
 @dataclass(frozen=True)
@@ -87,6 +183,20 @@ class NewChunk:
 
 
 @dataclass(frozen=True)
+class CollectionRecord:
+    """A collection as stored, with its document and passage counts."""
+
+    id: int
+    name: str
+    description: str
+    docs_dir: str
+    created_at: str
+    documents: int
+    failed: int
+    chunks: int
+
+
+@dataclass(frozen=True)
 class ChunkRow:
     id: int
     text: str
@@ -98,6 +208,7 @@ class ChunkRow:
     doc_id: int
     start: int
     end: int
+    collection: str
 
 
 def _now() -> str:
@@ -117,10 +228,9 @@ class Store:
         # NORMAL in WAL mode survives a killed process (what a crashed ingest is); only an
         # OS crash could lose the last commits, and those are re-done by the next run.
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        # After the upgrade: it rebuilds the documents table, which must not cascade.
+        _create_or_upgrade(self._conn, self.path)
         self._conn.execute("PRAGMA foreign_keys=ON")
-        # executescript() runs outside Python's transaction handling, so the script
-        # carries its own: two processes opening a new index at once cannot interleave.
-        self._conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
         # A per-connection view of the FTS vocabulary (document frequencies), kept in the
         # temp schema so opening an index for reading never writes to it.
         self._conn.execute(
@@ -151,28 +261,84 @@ class Store:
         with self._lock:
             return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
-    # -- documents ----------------------------------------------------------------------
+    # -- collections --------------------------------------------------------------------
 
-    def documents(self) -> list[DocumentRecord]:
+    def collections(self) -> list[CollectionRecord]:
+        """Every collection, the default first, then by name, with its counts."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, path, sha256, size, mtime, format, title, pages, status, error, "
-                "warnings, chunk_count, ingested_at FROM documents ORDER BY path"
+                "SELECT k.id, k.name, k.description, k.docs_dir, k.created_at, "
+                "count(d.id), coalesce(sum(d.status = 'failed'), 0), "
+                "coalesce(sum(d.chunk_count), 0) "
+                "FROM collections k LEFT JOIN documents d ON d.collection_id = k.id "
+                "GROUP BY k.id ORDER BY k.id != ?, k.name COLLATE NOCASE",
+                (DEFAULT_COLLECTION_ID,),
+            ).fetchall()
+        return [CollectionRecord(*row) for row in rows]
+
+    def collection(self, name: str) -> CollectionRecord | None:
+        """The collection of this name (names are compared ignoring case), or None."""
+        return next((c for c in self.collections() if c.name.lower() == name.lower()), None)
+
+    def create_collection(
+        self, name: str, description: str, docs_dir: str, id: int | None = None
+    ) -> int:
+        """Add a collection; returns its id (`id`, when given: a copy of another index's
+        collection keeps its id). Inside a transaction."""
+        try:
+            cur = self._conn.execute(
+                "INSERT INTO collections (id, name, description, docs_dir, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (id, name, description, docs_dir, _now()),
+            )
+        except sqlite3.IntegrityError:
+            raise ConfigError(f"a collection named {name!r} already exists") from None
+        return cur.lastrowid
+
+    def update_collection(
+        self, collection: int, *, name: str | None = None, description: str | None = None
+    ) -> None:
+        """Rename a collection or change its description. Inside a transaction."""
+        try:
+            if name is not None:
+                self._conn.execute(
+                    "UPDATE collections SET name = ? WHERE id = ?", (name, collection)
+                )
+        except sqlite3.IntegrityError:
+            raise ConfigError(f"a collection named {name!r} already exists") from None
+        if description is not None:
+            self._conn.execute(
+                "UPDATE collections SET description = ? WHERE id = ?", (description, collection)
+            )
+
+    def delete_collection(self, collection: int) -> None:
+        """Drop an empty collection (its documents are removed first, with their vectors,
+        by the caller). Inside a transaction."""
+        self._conn.execute("DELETE FROM collections WHERE id = ?", (collection,))
+
+    # -- documents ----------------------------------------------------------------------
+
+    def documents(self, collections: Sequence[int] | None = None) -> list[DocumentRecord]:
+        """The documents of these collections (None: of every collection), by path."""
+        where, params = _document_filter(collections, None)
+        with self._lock:
+            rows = self._conn.execute(
+                f"{_DOCUMENTS_SELECT} WHERE {where} ORDER BY d.path, k.name", params
             ).fetchall()
         return [_document(row) for row in rows]
 
-    def document(self, path: str) -> DocumentRecord | None:
+    def document(self, path: str, collection: int) -> DocumentRecord | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, path, sha256, size, mtime, format, title, pages, status, error, "
-                "warnings, chunk_count, ingested_at FROM documents WHERE path = ?",
-                (path,),
+                f"{_DOCUMENTS_SELECT} WHERE d.path = ? AND d.collection_id = ?",
+                (path, collection),
             ).fetchone()
         return _document(row) if row else None
 
     def replace_document(
         self,
         *,
+        collection: int,
         path: str,
         sha256: str,
         size: int,
@@ -184,17 +350,19 @@ class Store:
         warnings: Sequence[str],
         chunks: Sequence[NewChunk],
     ) -> tuple[list[int], list[int]]:
-        """Store a successfully parsed document, replacing any earlier version of the path.
+        """Store a successfully parsed document, replacing any earlier version of the path
+        in that collection.
 
         Returns (removed chunk ids, added chunk ids) for the vector index to follow.
         Must be called inside `transaction()`.
         """
-        removed = self._delete_document(path)
+        removed = self._delete_document(path, collection)
         cur = self._conn.execute(
-            "INSERT INTO documents (path, name, sha256, size, mtime, format, language, title, "
-            "pages, status, warnings, chunk_count, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?, ?)",
+            "INSERT INTO documents (collection_id, path, name, sha256, size, mtime, format, "
+            "language, title, pages, status, warnings, chunk_count, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?, ?)",
             (
+                collection,
                 path,
                 Path(path).name,
                 sha256,
@@ -238,30 +406,43 @@ class Store:
         return removed, added
 
     def record_failure(
-        self, *, path: str, sha256: str, size: int, mtime: float, format: str, error: str
+        self,
+        *,
+        collection: int,
+        path: str,
+        sha256: str,
+        size: int,
+        mtime: float,
+        format: str,
+        error: str,
     ) -> list[int]:
         """Mark a path as failed (with its reason), dropping any earlier good version.
 
         The earlier version is dropped because its content no longer matches the file:
         answering from it would cite text the file does not contain any more.
         """
-        removed = self._delete_document(path)
+        removed = self._delete_document(path, collection)
         self._conn.execute(
-            "INSERT INTO documents (path, name, sha256, size, mtime, format, status, error, "
-            "ingested_at) VALUES (?, ?, ?, ?, ?, ?, 'failed', ?, ?)",
-            (path, Path(path).name, sha256, size, mtime, format, error, _now()),
+            "INSERT INTO documents (collection_id, path, name, sha256, size, mtime, format, "
+            "status, error, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'failed', ?, ?)",
+            (collection, path, Path(path).name, sha256, size, mtime, format, error, _now()),
         )
         return removed
 
-    def touch_document(self, path: str, mtime: float) -> None:
-        self._conn.execute("UPDATE documents SET mtime = ? WHERE path = ?", (mtime, path))
+    def touch_document(self, path: str, collection: int, mtime: float) -> None:
+        self._conn.execute(
+            "UPDATE documents SET mtime = ? WHERE path = ? AND collection_id = ?",
+            (mtime, path, collection),
+        )
 
-    def remove_document(self, path: str) -> list[int]:
+    def remove_document(self, path: str, collection: int) -> list[int]:
         """Drop a path and its chunks; returns the removed chunk ids. Inside a transaction."""
-        return self._delete_document(path)
+        return self._delete_document(path, collection)
 
-    def _delete_document(self, path: str) -> list[int]:
-        row = self._conn.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+    def _delete_document(self, path: str, collection: int) -> list[int]:
+        row = self._conn.execute(
+            "SELECT id FROM documents WHERE path = ? AND collection_id = ?", (path, collection)
+        ).fetchone()
         if row is None:
             return []
         ids = [r[0] for r in self._conn.execute("SELECT id FROM chunks WHERE doc_id = ?", row)]
@@ -319,16 +500,23 @@ class Store:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT c.id, c.text, c.heading, c.title, c.page, d.path, c.position, c.doc_id, "
-                "c.start, c.end FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                f"WHERE c.id IN ({marks})",
+                "c.start, c.end, k.name FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"JOIN collections k ON k.id = d.collection_id WHERE c.id IN ({marks})",
                 list(ids),
             ).fetchall()
         return {r[0]: ChunkRow(*r) for r in rows}
 
-    def chunk_ids_for_sources(self, pattern: str) -> np.ndarray:
-        """Ids of the chunks whose file path or file name matches a glob pattern."""
+    def chunk_ids_for(
+        self, collections: Sequence[int] | None = None, source: str | None = None
+    ) -> np.ndarray:
+        """Ids of the chunks of documents in these collections (None: any) whose path or
+        file name matches the glob `source` (None: any)."""
+        where, params = _document_filter(collections, source)
         with self._lock:
-            rows = self._conn.execute(_IDS_FOR_SOURCES, (pattern, pattern)).fetchall()
+            rows = self._conn.execute(
+                f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}",
+                params,
+            ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def lexical_scores(self, match: str, ids: Sequence[int]) -> dict[int, float]:
@@ -349,7 +537,11 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     def lexical_search(
-        self, match: str, limit: int, source_pattern: str | None = None
+        self,
+        match: str,
+        limit: int,
+        source_pattern: str | None = None,
+        collections: Sequence[int] | None = None,
     ) -> list[tuple[int, float]]:
         """(chunk id, BM25 score, higher is better) for an FTS5 MATCH expression."""
         # Passage text counts most; the heading and title help short, well-titled passages.
@@ -358,9 +550,14 @@ class Store:
             "WHERE chunks_fts MATCH ?"
         )
         params: list = [match]
-        if source_pattern:
-            sql += f" AND (rowid + 0) IN ({_IDS_FOR_SOURCES})"  # one scan: see lexical_scores
-            params += [source_pattern, source_pattern]
+        if source_pattern or collections is not None:
+            where, filter_params = _document_filter(collections, source_pattern)
+            # "(rowid + 0)": one scan of the matches, see lexical_scores.
+            sql += (
+                " AND (rowid + 0) IN (SELECT c.id FROM chunks c "
+                f"JOIN documents d ON d.id = c.doc_id WHERE {where})"
+            )
+            params += filter_params
         sql += " ORDER BY score DESC, rowid LIMIT ?"
         params.append(limit)
         with self._lock:
@@ -380,12 +577,15 @@ class Store:
             ).fetchall()
         return {term: count for term, count in rows}
 
-    def stats(self) -> dict[str, int]:
+    def stats(self, collections: Sequence[int] | None = None) -> dict[str, int]:
+        """Documents, failed documents and chunks in these collections (None: all)."""
+        where, params = _document_filter(collections, None)
         with self._lock:
-            docs, failed = self._conn.execute(
-                "SELECT count(*), coalesce(sum(status = 'failed'), 0) FROM documents"
+            docs, failed, chunks = self._conn.execute(
+                "SELECT count(*), coalesce(sum(d.status = 'failed'), 0), "
+                f"coalesce(sum(d.chunk_count), 0) FROM documents d WHERE {where}",
+                params,
             ).fetchone()
-            chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return {"documents": docs, "failed": failed, "chunks": chunks}
 
 
@@ -404,4 +604,5 @@ def _document(row) -> DocumentRecord:
         warnings=tuple(json.loads(row[10] or "[]")),
         chunk_count=row[11],
         ingested_at=row[12],
+        collection=row[13],
     )

@@ -18,7 +18,8 @@ import numpy as np
 
 import ingest
 from rag.config import ChunkerSettings, default_index_dir
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
+from rag.index import collections
 from rag.index.layout import data_dir
 from rag.index.locking import WriteLock
 from rag.index.manifest import (
@@ -30,7 +31,7 @@ from rag.index.manifest import (
 )
 from rag.index.parsing import Parsed, describe, read_all
 from rag.index.sources import SourceFile, fingerprint, is_under, walk
-from rag.index.store import NewChunk, Store
+from rag.index.store import DEFAULT_COLLECTION, DEFAULT_COLLECTION_ID, NewChunk, Store
 from rag.index.vectors import VectorIndex
 from rag.text.chunking import chunk_document, document_text, embedding_input
 from rag.text.embedding import Embedder, make_embedder
@@ -113,11 +114,20 @@ class IndexWriter:
         embedder: Embedder | None = None,
         chunker: ChunkerSettings | None = None,
         lock_wait: float = 0.0,
+        collection: str = DEFAULT_COLLECTION,
+        create_collection: bool = True,
     ):
         """`lock_wait`: seconds to wait for another writer (0: fail at once). Without an
         `embedder`, the one the index was built with (RAG_EMBEDDER, or the default, for a
-        new index)."""
+        new index). Files are planned and stored in `collection`, which is created if it
+        does not exist yet. With `create_collection` false a missing collection plans as
+        an empty one, and writing to it is an error naming the collections there are."""
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
+        self.collection_name = collections.check_name(collection)
+        self._create_collection = create_collection
+        # Looked up once the lock is held; None: the collection does not exist (yet).
+        self.collection_id: int | None = DEFAULT_COLLECTION_ID
+        self.created_collection = False
         self.data_dir = self.index_dir  # the live data folder, known once the lock is held
         self.embedder = embedder or make_embedder(embedder_spec_for_index(self.index_dir))
         self._chunker = chunker
@@ -143,6 +153,7 @@ class IndexWriter:
                 leftover.unlink(missing_ok=True)
             self.manifest = self._open_manifest()
             self.store = Store(self.data_dir)
+            self.collection_id = self._open_collection()
             self.vectors = VectorIndex.load(self.data_dir, self.manifest.dimension)
             self.vectors.sync(self.store)
             self._last_save = time.monotonic()
@@ -159,6 +170,25 @@ class IndexWriter:
             if self.store is not None:
                 self.store.close()
             self._lock.release()
+
+    def _open_collection(self) -> int | None:
+        found = self.store.collection(self.collection_name)
+        if found is None and self._create_collection:
+            found = collections.create(self.store, self.collection_name, self.index_dir)
+            self.created_collection = True
+        return found.id if found else None
+
+    def _writable_collection(self) -> int:
+        if self.collection_id is None:
+            collections.find(self.store, self.collection_name)  # raises, listing the others
+        return self.collection_id
+
+    def select_collection(self, name: str, create: bool = True) -> None:
+        """Plan and store in another collection from now on (one writer, one lock, for a
+        run over several)."""
+        self.collection_name = collections.check_name(name)
+        self._create_collection = create
+        self.collection_id = self._open_collection()
 
     def _open_manifest(self) -> Manifest:
         if not self.embedder.dimension:  # a configured model tells its size once loaded
@@ -196,7 +226,7 @@ class IndexWriter:
         for path in supported:
             source = fingerprint(path)
             seen.add(source.path)
-            known = self.store.document(source.path)
+            known = self.store.document(source.path, self.collection_id)
             if known is None:
                 plan.add.append(source)
             elif known.sha256 != source.sha256 or known.status != "ok":
@@ -206,7 +236,7 @@ class IndexWriter:
                 if known.mtime != source.mtime:
                     plan.touched.append(source)
         resolved = [r.resolve() for r in roots]
-        for doc in self.store.documents():
+        for doc in self.store.documents([self.collection_id]):
             if doc.path not in seen and is_under(doc.path, resolved):
                 plan.remove.append(doc.path)
         return plan
@@ -223,12 +253,14 @@ class IndexWriter:
         rag.index.parsing) and stored as each is read, so the order of `progress` and
         `on_file` (each file's own report) is the order files finish."""
         started = time.perf_counter()
+        if plan.touched or plan.remove or plan.to_process:
+            self._writable_collection()
         report = IngestReport(skipped=list(plan.skipped))
         report.unchanged = [source.path for source in plan.unchanged]
         if plan.touched:  # one commit, and none at all when nothing was touched
             with self.store.transaction():
                 for source in plan.touched:
-                    self.store.touch_document(source.path, source.mtime)
+                    self.store.touch_document(source.path, self.collection_id, source.mtime)
         for path in plan.remove:
             self.remove(path)
             report.removed.append(path)
@@ -254,6 +286,7 @@ class IndexWriter:
     def store_parsed(self, parsed: Parsed, report: IngestReport) -> bool:
         """Chunk, embed and store a file as read. A failure is recorded, never raised."""
         source = parsed.source
+        collection = self._writable_collection()
         fmt = Path(source.path).suffix.lower().lstrip(".")
         doc = parsed.document
         try:
@@ -272,6 +305,7 @@ class IndexWriter:
             reason = exc.reason if isinstance(exc, ingest.LoadError) else describe(exc)
             with self.store.transaction():
                 removed = self.store.record_failure(
+                    collection=collection,
                     path=source.path,
                     sha256=source.sha256,
                     size=source.size,
@@ -284,6 +318,7 @@ class IndexWriter:
             return False
         with self.store.transaction():
             removed, added = self.store.replace_document(
+                collection=collection,
                 path=source.path,
                 sha256=source.sha256,
                 size=source.size,
@@ -329,12 +364,30 @@ class IndexWriter:
         return new, len(missing)
 
     def remove(self, path: str) -> bool:
-        """Drop a document and its vectors. Returns whether it was in the index."""
+        """Drop a document of this writer's collection and its vectors. Returns whether it
+        was there."""
+        collection = self._writable_collection()
         with self.store.transaction():
-            known = self.store.document(path) is not None
-            removed = self.store.remove_document(path)
+            known = self.store.document(path, collection) is not None
+            removed = self.store.remove_document(path, collection)
         self.vectors.remove(removed)
         return known
+
+    def delete_collection(self) -> list[str]:
+        """Drop this writer's collection: its documents, their vectors, then the collection
+        itself. Returns the paths of the documents it held. Each document goes in its own
+        commit, so a killed delete leaves a smaller collection, never a broken one."""
+        if self._writable_collection() == DEFAULT_COLLECTION_ID:
+            raise ConfigError(
+                f"the collection {DEFAULT_COLLECTION!r} cannot be deleted "
+                "(its documents can: delete them one by one, or ingest an empty folder)"
+            )
+        paths = [doc.path for doc in self.store.documents([self.collection_id])]
+        for path in paths:
+            self.remove(path)
+        with self.store.transaction():
+            self.store.delete_collection(self.collection_id)
+        return paths
 
 
 def ingest_paths(
@@ -342,7 +395,9 @@ def ingest_paths(
     index_dir: Path | str | None = None,
     embedder: Embedder | None = None,
     progress: Progress | None = None,
+    collection: str = DEFAULT_COLLECTION,
 ) -> IngestReport:
-    """Bring the index up to date with the files under `paths` (the library entry point)."""
-    with IndexWriter(index_dir, embedder) as writer:
+    """Bring a collection of the index up to date with the files under `paths` (the
+    library entry point); the collection is created if it is new."""
+    with IndexWriter(index_dir, embedder, collection=collection) as writer:
         return writer.apply(writer.plan(paths), progress)

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from rag.config import SearchSettings, default_index_dir
 from rag.errors import ConfigError, IndexNotFoundError
+from rag.index import collections
+from rag.index.collections import CollectionChoice
 from rag.index.layout import current_generation, data_dir
 from rag.index.manifest import Manifest, embedder_spec_for_index, read_manifest
-from rag.index.store import DB_NAME, Store
+from rag.index.store import DB_NAME, CollectionRecord, Store
 from rag.index.vectors import VectorIndex
 from rag.text.cooccurrence import best_sentence_share, word_weights
 from rag.text.embedding import (
@@ -65,6 +67,7 @@ class Retriever:
         self._seen_version: int | None = None
         self._passages = 0  # counted again whenever a writer commits
         self._refresh_lock = threading.Lock()
+        self._allowed_cache: tuple[tuple | None, object] = (None, None)
 
     @classmethod
     def open(
@@ -137,6 +140,22 @@ class Retriever:
         self._generation = self._generation_of(store)
         self._seen_version = None
 
+    def collections(self) -> list[CollectionRecord]:
+        """The index's collections, with their document and passage counts."""
+        self.refresh()
+        return self.store.collections()
+
+    def _allowed_ids(self, collection_ids: list[int] | None, source: str | None):
+        """The chunk ids a dense search may return (None: any). Kept until a writer
+        commits, so asking one collection many questions reads its ids once."""
+        if collection_ids is None and not source:
+            return None
+        key = (tuple(collection_ids or ()), source, self._generation, self._seen_version)
+        with self._refresh_lock:
+            if self._allowed_cache[0] != key:
+                self._allowed_cache = (key, self.store.chunk_ids_for(collection_ids, source))
+            return self._allowed_cache[1]
+
     def question_weights(self, query: str) -> QuestionWeights:
         """The question's content words (as stems, one per language) and their IDF in this
         index: how much each word says about which passage answers it."""
@@ -165,12 +184,14 @@ class Retriever:
         k: int = 5,
         source: str | None = None,
         dense_weight: float | None = None,
+        collection: CollectionChoice = None,
     ) -> list[Hit]:
         """The k best passages for `query`, best first.
 
-        `source` keeps only files whose path or name matches a glob ('*.pdf',
-        '*/policies/*'). `dense_weight` (0 to 1) overrides the settings for this call:
-        0 is lexical search only, 1 dense only.
+        `collection` is the name of the collection to search, or a list of names (None:
+        every collection). `source` keeps only files whose path or name matches a glob
+        ('*.pdf', '*/policies/*'). `dense_weight` (0 to 1) overrides the settings for
+        this call: 0 is lexical search only, 1 dense only.
         """
         if not isinstance(query, str) or not query.strip():
             raise ConfigError("the search query is empty: type a question or some keywords")
@@ -182,6 +203,7 @@ class Retriever:
         if not 0.0 <= weight <= 1.0:
             raise ConfigError(f"dense_weight must be between 0 and 1, got {weight}")
         self.refresh()
+        collection_ids = collections.resolve(self.store, collection)
         depth = max(self.settings.candidates, k)
         match = fts_match(query)
 
@@ -189,11 +211,11 @@ class Retriever:
         vector = embed_queries(self.embedder, [query])[0] if weight > 0 else None
         cosine: dict[int, float] = {}
         if vector is not None:
-            allowed = self.store.chunk_ids_for_sources(source) if source else None
+            allowed = self._allowed_ids(collection_ids, source)
             cosine = dict(self._vectors.search(vector, depth, allowed))
         bm25: dict[int, float] = {}
         if match and weight < 1:
-            bm25 = dict(self.store.lexical_search(match, depth, source))
+            bm25 = dict(self.store.lexical_search(match, depth, source, collection_ids))
 
         # Each candidate scored by both sides.
         if vector is not None:
@@ -237,6 +259,7 @@ class Retriever:
                     lexical_score=bm25.get(cid),
                     start=row.start,
                     end=row.end,
+                    collection=row.collection,
                 )
             )
             if len(hits) == k:
