@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from rag.index.store import DB_NAME, DEFAULT_COLLECTION_ID, NewChunk, Store
+from rag.index.vector_store import VectorFilter
 from rag.index.vectors import VECTORS_NAME, VectorIndex
 from rag.types import Chunk
 
@@ -102,12 +103,12 @@ def test_growth_retrains_the_cells(data):
 def test_a_filter_keeps_only_allowed_ids_and_finds_their_best(data, approximate_above):
     ids, vectors = data
     index = VectorIndex(DIM, approximate_above=approximate_above)
-    index.add(ids, vectors)
+    index.add(ids, vectors, documents=ids)  # each vector its own document
     allowed = ids[5::50]  # 2% of the vectors
     query = unit_vectors(1, seed=2)[0]
-    found = [i for i, _ in index.search(query, 5, allowed_ids=allowed)]
+    found = [i for i, _ in index.search(query, 5, VectorFilter.of(documents=allowed))]
     assert found == exact_top(vectors[5::50], allowed, query, 5)
-    assert index.search(query, 5, allowed_ids=np.array([], dtype=np.int64)) == []
+    assert index.search(query, 5, VectorFilter.of(documents=[])) == []
 
 
 @pytest.mark.parametrize("approximate_above", [THRESHOLD, 10_000])

@@ -26,7 +26,7 @@ from rag.index.layout import data_dir
 from rag.index.manifest import read_manifest
 from rag.index.rebuild import RebuildReport, rebuild
 from rag.index.store import DEFAULT_COLLECTION
-from rag.index.writer import IndexWriter, IngestReport, Plan, Progress
+from rag.index.writer import IndexWriter, IngestReport, Plan, Progress, rebuild_vectors
 from rag.text.embedding import BUNDLED_EMBEDDER_ID
 
 
@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         help="build the whole index again beside the live one (to change embedder or "
         "chunking), then switch to it; the old index answers until then. PATHs are optional: "
         "the files of the documents already indexed are read again",
+    )
+    p.add_argument(
+        "--rebuild-vectors",
+        action="store_true",
+        help="empty the vector store (RAG_VECTOR_STORE) and fill it again from the "
+        "database, embedding nothing: after switching stores, or if one was damaged",
     )
     p.add_argument("--json", action="store_true", help="print the plan or report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -138,6 +144,18 @@ class ProgressBar:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.rebuild_vectors:
+        if args.paths or args.rebuild or args.dry_run:
+            raise ConfigError("--rebuild-vectors takes no PATH, --rebuild or --dry-run")
+        result = rebuild_vectors(args.index)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print(
+                f"{result['vector_store']} vector store rebuilt from the database: "
+                f"{result['vectors']} vectors in {result['seconds']} s"
+            )
+        return EXIT_OK
     if not args.paths and not args.rebuild:
         raise ConfigError("name the files or folders to ingest (or use --rebuild)")
     for path in args.paths:  # before the index is created or a model loaded

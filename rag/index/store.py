@@ -70,6 +70,10 @@ _SCHEMA = [
         docs_dir TEXT NOT NULL DEFAULT '',
         created_at TEXT NOT NULL
     )""",
+    # Facts about the index itself: `uid` names its vectors in a shared vector store (a
+    # Milvus server), so two indexes never mistake each other's vectors for their own.
+    "CREATE TABLE IF NOT EXISTS index_facts (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "INSERT OR IGNORE INTO index_facts (key, value) VALUES ('uid', lower(hex(randomblob(8))))",
     f"INSERT OR IGNORE INTO collections (id, name, created_at) VALUES "
     f"({DEFAULT_COLLECTION_ID}, '{DEFAULT_COLLECTION}', strftime('%Y-%m-%dT%H:%M:%S+00:00'))",
     _DOCUMENTS.format(table="documents"),
@@ -138,11 +142,11 @@ def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
         has_documents = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'"
         ).fetchone()
-        for statement in _SCHEMA[:2]:  # the collections table, which the upgrade needs
+        for statement in _SCHEMA[:4]:  # the collections table, which the upgrade needs
             conn.execute(statement)
         if has_documents and version < 2:
             _upgrade(conn)
-        for statement in _SCHEMA[2:]:
+        for statement in _SCHEMA[4:]:
             conn.execute(statement)
         if version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -180,6 +184,28 @@ class NewChunk:
     vector: np.ndarray
     terms: str  # the analysed text for the lexical index
     context_terms: str  # the analysed title and heading
+
+
+@dataclass(frozen=True)
+class VectorBatch:
+    """Some chunks' ids, document ids, collection ids and vectors (float32 bytes)."""
+
+    ids: np.ndarray
+    documents: np.ndarray
+    collections: np.ndarray
+    vectors: bytes
+
+    @classmethod
+    def of(cls, rows) -> VectorBatch:
+        return cls(
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.array([r[1] for r in rows], dtype=np.int64),
+            np.array([r[2] for r in rows], dtype=np.int64),
+            b"".join(r[3] for r in rows),
+        )
+
+    def matrix(self, dimension: int) -> np.ndarray:
+        return np.frombuffer(self.vectors, dtype=np.float32).reshape(len(self.ids), dimension)
 
 
 @dataclass(frozen=True)
@@ -479,19 +505,71 @@ class Store:
             rows = self._conn.execute(sql, () if up_to is None else (up_to,)).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    def iter_vectors(self, after_id: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, bytes]]:
-        """(ids, concatenated float32 bytes) in batches, for chunks with id > after_id."""
+    def iter_vectors(
+        self, after_id: int = 0, batch: int = 4096, only: Sequence[int] | None = None
+    ) -> Iterator[VectorBatch]:
+        """The vectors of chunks with id > after_id (or of the chunks `only`), in batches,
+        with each one's document and collection."""
+        select = (
+            "SELECT c.id, c.doc_id, d.collection_id, c.vector FROM chunks c "
+            "JOIN documents d ON d.id = c.doc_id "
+        )
+        if only is not None:
+            ids = sorted(int(i) for i in only)
+            for at in range(0, len(ids), 500):
+                part = ids[at : at + 500]
+                with self._lock:
+                    rows = self._conn.execute(
+                        select + f"WHERE c.id IN ({','.join('?' * len(part))}) ORDER BY c.id",
+                        part,
+                    ).fetchall()
+                if rows:
+                    yield VectorBatch.of(rows)
+            return
         last = after_id
         while True:
             with self._lock:
                 rows = self._conn.execute(
-                    "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
-                    (last, batch),
+                    select + "WHERE c.id > ? ORDER BY c.id LIMIT ?", (last, batch)
                 ).fetchall()
             if not rows:
                 return
             last = rows[-1][0]
-            yield np.array([r[0] for r in rows], dtype=np.int64), b"".join(r[1] for r in rows)
+            yield VectorBatch.of(rows)
+
+    def chunk_owners(self, up_to: int | None = None) -> tuple[np.ndarray, ...]:
+        """(chunk ids, their document ids, their collection ids), ascending by chunk id."""
+        sql = (
+            "SELECT c.id, c.doc_id, d.collection_id FROM chunks c "
+            "JOIN documents d ON d.id = c.doc_id"
+            + (" WHERE c.id <= ?" if up_to is not None else "")
+            + " ORDER BY c.id"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, () if up_to is None else (up_to,)).fetchall()
+        table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+
+    def uid(self) -> str:
+        """This index's own random id (see the index_facts table)."""
+        with self._lock:
+            return self._conn.execute("SELECT value FROM index_facts WHERE key = 'uid'").fetchone()[
+                0
+            ]
+
+    def highest_chunk_id(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0]
+
+    def document_ids_for(
+        self, collections: Sequence[int] | None = None, source: str | None = None
+    ) -> list[int]:
+        """Ids of the documents in these collections (None: any) whose path or file name
+        matches the glob `source` (None: any)."""
+        where, params = _document_filter(collections, source)
+        with self._lock:
+            rows = self._conn.execute(f"SELECT d.id FROM documents d WHERE {where}", params)
+            return [r[0] for r in rows]
 
     def chunk_rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         if not ids:
@@ -505,19 +583,6 @@ class Store:
                 list(ids),
             ).fetchall()
         return {r[0]: ChunkRow(*r) for r in rows}
-
-    def chunk_ids_for(
-        self, collections: Sequence[int] | None = None, source: str | None = None
-    ) -> np.ndarray:
-        """Ids of the chunks of documents in these collections (None: any) whose path or
-        file name matches the glob `source` (None: any)."""
-        where, params = _document_filter(collections, source)
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}",
-                params,
-            ).fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64)
 
     def lexical_scores(self, match: str, ids: Sequence[int]) -> dict[int, float]:
         """BM25 scores of these chunks for a MATCH expression (absent: no term matched)."""

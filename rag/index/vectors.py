@@ -1,4 +1,5 @@
-"""The FAISS side of an index: an inner-product index whose ids are chunk ids.
+"""The FAISS vector store (the default, embedded): an inner-product index whose ids are
+chunk ids, in a file beside the database. See rag.index.vector_store for the protocol.
 
 The file on disk is a cache of the vectors stored in SQLite. `sync()` brings it up to
 date with the database after any crash or concurrent write: it adds chunks newer than
@@ -27,6 +28,7 @@ import numpy as np
 
 from rag.files import atomic_path
 from rag.index.store import Store
+from rag.index.vector_store import VectorFilter
 
 VECTORS_NAME = "vectors.faiss"
 
@@ -107,13 +109,54 @@ def _contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     return _ids(index), codes.view(np.float32).reshape(-1, index.d)
 
 
+class _Owners:
+    """Which document and collection each vector belongs to, for filtered searches. Kept
+    in memory (ids ascending, as they are added), read from the database when a saved
+    index is opened: a chunk never changes owner, so this never goes stale."""
+
+    def __init__(self):
+        self.ids = np.zeros(0, np.int64)
+        self.documents = np.zeros(0, np.int64)
+        self.collections = np.zeros(0, np.int64)
+
+    def add(self, ids: np.ndarray, documents: np.ndarray, collections: np.ndarray) -> None:
+        self.ids = np.concatenate([self.ids, ids])
+        self.documents = np.concatenate([self.documents, documents])
+        self.collections = np.concatenate([self.collections, collections])
+        if len(ids) and len(self.ids) > len(ids) and ids.min() <= self.ids[-len(ids) - 1]:
+            order = np.argsort(self.ids, kind="stable")  # an out-of-order add (a repair)
+            self.ids, self.documents = self.ids[order], self.documents[order]
+            self.collections = self.collections[order]
+
+    def remove(self, ids: np.ndarray) -> None:
+        keep = ~np.isin(self.ids, ids)
+        self.ids, self.documents = self.ids[keep], self.documents[keep]
+        self.collections = self.collections[keep]
+
+    def matching(self, where: VectorFilter) -> np.ndarray:
+        keep = np.ones(len(self.ids), dtype=bool)
+        if where.collections is not None:
+            keep &= np.isin(self.collections, where.collections)
+        if where.documents is not None:
+            keep &= np.isin(self.documents, where.documents)
+        return self.ids[keep]
+
+
 class VectorIndex:
-    """`approximate_above`: the size past which the index is IVF (tests pass a small one)."""
+    """`approximate_above`: the size past which the index is IVF (tests pass a small one).
+
+    The FAISS implementation of rag.index.vector_store.VectorStore: opened with `load`,
+    `flush()` writes the file back to the folder it came from."""
+
+    kind = "faiss"
 
     def __init__(self, dimension: int, approximate_above: int = APPROXIMATE_ABOVE):
         self.dimension = dimension
+        self.folder: Path | None = None  # where flush() saves it; set by load()
         self.approximate_above = approximate_above
         self._index = _flat(dimension)
+        self._owners: _Owners | None = _Owners()  # None: not read yet (a loaded file)
+        self._filtered: tuple[tuple, np.ndarray] | None = None  # the last filter's ids
         self._lock = threading.RLock()
         # Whether this index differs from the file it was loaded from (or last saved to),
         # so a run that changed nothing does not rewrite the whole file.
@@ -130,7 +173,8 @@ class VectorIndex:
         A saved index keeps its kind until vectors are added or removed.
         """
         self = cls(dimension, approximate_above)
-        path = Path(index_dir) / VECTORS_NAME
+        self.folder = Path(index_dir)
+        path = self.folder / VECTORS_NAME
         if path.is_file():
             try:
                 index = faiss.read_index(str(path))
@@ -143,11 +187,16 @@ class VectorIndex:
             elif _is_ivf(index) and index.direct_map.type == faiss.DirectMap.Hashtable:
                 index.nprobe = probe_count(index.nlist)  # this code's setting, not the file's
                 self._index = index
+            if self._index is index:
+                self._owners = None  # read from the database by sync()
         return self
 
     @property
     def size(self) -> int:
         return self._index.ntotal
+
+    def count(self) -> int:
+        return self.size
 
     @property
     def approximate(self) -> bool:
@@ -177,7 +226,10 @@ class VectorIndex:
             if len(ids):
                 self._index.add_with_ids(vectors, ids)
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, ids, vectors, documents=0, collections=1) -> None:
+        """Add vectors with their chunk ids, and the document and collection each belongs
+        to (arrays as long as `ids`, or one value for all; tests of the index alone may
+        leave them out)."""
         if len(ids) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dimension)
@@ -188,15 +240,26 @@ class VectorIndex:
                 self._rebuild(np.concatenate([have_ids, ids]), np.vstack([have_vectors, vectors]))
             else:
                 self._index.add_with_ids(vectors, ids)
+            if self._owners is not None:
+                self._owners.add(
+                    ids,
+                    np.broadcast_to(np.asarray(documents, np.int64), ids.shape),
+                    np.broadcast_to(np.asarray(collections, np.int64), ids.shape),
+                )
+            self._filtered = None
             self.dirty = True
 
     def remove(self, ids) -> None:
         if len(ids) == 0:
             return
+        ids = np.asarray(ids, dtype=np.int64)
         with self._lock:
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._index.remove_ids(ids)
             if self.approximate and self._needs_rebuild(self.size):
                 self._rebuild(*_contents(self._index))
+            if self._owners is not None:
+                self._owners.remove(ids)
+            self._filtered = None
             self.dirty = True
 
     def sync(self, store: Store) -> None:
@@ -204,32 +267,44 @@ class VectorIndex:
         with self._lock:
             have = self.ids()
             highest = int(have.max()) if len(have) else 0
+            if self._owners is None:  # a saved file: its vectors' owners from the database
+                self._owners = _Owners()
+                self._owners.add(*store.chunk_owners(up_to=highest))
             # All new vectors in one add, so an index rebuilt from the database is trained
             # once, on all of them.
-            new_ids, new_vectors = [], []
-            for ids, blob in store.iter_vectors(after_id=highest):
-                new_ids.append(ids)
-                new_vectors.append(np.frombuffer(blob, dtype=np.float32))
-            if new_ids:
-                self.add(np.concatenate(new_ids), np.concatenate(new_vectors))
+            batches = list(store.iter_vectors(after_id=highest))
+            if batches:
+                self.add(
+                    np.concatenate([b.ids for b in batches]),
+                    np.concatenate([np.frombuffer(b.vectors, dtype=np.float32) for b in batches]),
+                    np.concatenate([b.documents for b in batches]),
+                    np.concatenate([b.collections for b in batches]),
+                )
             if self.size != store.chunk_count():
                 # Some ids here were deleted from the database since this index was saved.
                 stale = np.setdiff1d(have, store.chunk_ids(up_to=highest), assume_unique=True)
                 self.remove(stale)
 
-    def search(
-        self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """(chunk id, cosine similarity) of the k nearest vectors, best first.
+    def _allowed(self, where: VectorFilter) -> np.ndarray:
+        """The ids a filtered search may return; kept until the next add or remove, so
+        asking one collection many questions computes them once."""
+        key = (where.collections, where.documents)
+        if self._filtered is None or self._filtered[0] != key:
+            self._filtered = (key, self._owners.matching(where))
+        return self._filtered[1]
 
-        `allowed_ids` restricts the search to those ids (a source filter).
-        """
+    def search(
+        self, query: np.ndarray, k: int, where: VectorFilter | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity) of the k nearest vectors, best first; with
+        `where`, only among the vectors of those collections and documents."""
         if k <= 0 or self.size == 0:
             return []
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dimension)
         with self._lock:
             index = self._index
             selector = None
+            allowed_ids = None if where is None or where.is_empty else self._allowed(where)
             if allowed_ids is not None:
                 if len(allowed_ids) == 0:
                     return []
@@ -269,3 +344,17 @@ class VectorIndex:
         with atomic_path(Path(index_dir) / VECTORS_NAME) as tmp, self._lock:
             faiss.write_index(self._index, tmp)
             self.dirty = False
+
+    def flush(self) -> None:
+        """Save the file if anything changed since it was loaded or last saved."""
+        if self.dirty and self.folder is not None:
+            self.save(self.folder)
+
+    def clear(self) -> None:
+        """Forget every vector (the next sync() reads them all from the database)."""
+        with self._lock:
+            self._index, self._owners, self._filtered = _flat(self.dimension), _Owners(), None
+            self.dirty = True
+
+    def close(self) -> None:
+        """Nothing to release: the file is written by flush()."""

@@ -32,7 +32,7 @@ from rag.index.manifest import (
 from rag.index.parsing import Parsed, describe, read_all
 from rag.index.sources import SourceFile, fingerprint, is_under, walk
 from rag.index.store import DEFAULT_COLLECTION, DEFAULT_COLLECTION_ID, NewChunk, Store
-from rag.index.vectors import VectorIndex
+from rag.index.vector_store import VectorStore, open_vector_store
 from rag.text.chunking import chunk_document, document_text, embedding_input
 from rag.text.embedding import Embedder, make_embedder
 from rag.text.lexical import analyze, guess_language
@@ -133,7 +133,7 @@ class IndexWriter:
         self._chunker = chunker
         self._lock = WriteLock(self.index_dir, lock_wait)
         self.store: Store | None = None
-        self.vectors: VectorIndex | None = None
+        self.vectors: VectorStore | None = None
         self._last_save = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -154,8 +154,7 @@ class IndexWriter:
             self.manifest = self._open_manifest()
             self.store = Store(self.data_dir)
             self.collection_id = self._open_collection()
-            self.vectors = VectorIndex.load(self.data_dir, self.manifest.dimension)
-            self.vectors.sync(self.store)
+            self.vectors = open_vector_store(self.data_dir, self.manifest.dimension, self.store)
             self._last_save = time.monotonic()
         except BaseException:
             self._lock.release()
@@ -164,8 +163,11 @@ class IndexWriter:
 
     def __exit__(self, *exc) -> None:
         try:
-            if self.vectors is not None and self.store is not None and self.vectors.dirty:
-                self.vectors.save(self.data_dir)
+            if self.vectors is not None:
+                try:
+                    self.vectors.flush()
+                finally:
+                    self.vectors.close()
         finally:
             if self.store is not None:
                 self.store.close()
@@ -277,8 +279,8 @@ class IndexWriter:
                 on_file(parsed.source.path, one)
             if progress:
                 progress(done, len(todo), parsed.source.path, report.pages, report.chunks)
-            if self.vectors.dirty and time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
-                self.vectors.save(self.data_dir)
+            if time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
+                self.vectors.flush()
                 self._last_save = time.monotonic()
         report.seconds = time.perf_counter() - started
         return report
@@ -333,7 +335,13 @@ class IndexWriter:
         # The database is committed; the in-memory FAISS index follows. Were the process
         # killed right here, the next open's sync() would do the same from SQLite.
         self.vectors.remove(removed)
-        self.vectors.add(np.array(added, dtype=np.int64), np.stack([c.vector for c in new_chunks]))
+        document = self.store.document(source.path, collection)
+        self.vectors.add(
+            np.array(added, dtype=np.int64),
+            np.stack([c.vector for c in new_chunks]),
+            document.id,
+            collection,
+        )
         report.pages += doc.page_count or 0
         report.chunks += len(new_chunks)
         report.embedded += embedded
@@ -388,6 +396,35 @@ class IndexWriter:
         with self.store.transaction():
             self.store.delete_collection(self.collection_id)
         return paths
+
+
+def rebuild_vectors(index_dir: Path | str | None = None, lock_wait: float = 0.0) -> dict:
+    """Empty the configured vector store and fill it again from the database, which keeps
+    every chunk's vector (`python -m rag.ingest --rebuild-vectors`): after a store was
+    damaged or switched. Nothing is embedded. Returns the figures of the run."""
+    started = time.perf_counter()
+    index_dir = Path(index_dir) if index_dir else default_index_dir()
+    read_manifest(data_dir(index_dir))  # no index here: says so (and how to make one)
+    with WriteLock(index_dir, lock_wait):
+        folder = data_dir(index_dir)
+        manifest = read_manifest(folder)
+        store = Store(folder)
+        try:
+            vectors = open_vector_store(folder, manifest.dimension, store, sync=False)
+            try:
+                vectors.clear()
+                vectors.sync(store)
+                vectors.flush()
+                count, kind = vectors.count(), vectors.kind
+            finally:
+                vectors.close()
+        finally:
+            store.close()
+    return {
+        "vector_store": kind,
+        "vectors": count,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def ingest_paths(

@@ -21,7 +21,7 @@ from rag.index.collections import CollectionChoice
 from rag.index.layout import current_generation, data_dir
 from rag.index.manifest import Manifest, embedder_spec_for_index, read_manifest
 from rag.index.store import DB_NAME, CollectionRecord, Store
-from rag.index.vectors import VectorIndex
+from rag.index.vector_store import VectorFilter, open_vector_store
 from rag.text.cooccurrence import best_sentence_share, word_weights
 from rag.text.embedding import (
     BUNDLED_EMBEDDER_ID,
@@ -63,11 +63,10 @@ class Retriever:
         # Which data folder of the index is open (see rag.index.layout): a rebuild that
         # switches it is noticed by refresh().
         self._generation = self._generation_of(store)
-        self._vectors = VectorIndex.load(store.path.parent, manifest.dimension)
+        self._vectors = open_vector_store(store.path.parent, manifest.dimension, store)
         self._seen_version: int | None = None
         self._passages = 0  # counted again whenever a writer commits
         self._refresh_lock = threading.Lock()
-        self._allowed_cache: tuple[tuple | None, object] = (None, None)
 
     @classmethod
     def open(
@@ -106,6 +105,7 @@ class Retriever:
         manifest.check_compatible(Manifest(embedder.id, dimension, manifest.chunker), index_dir)
 
     def close(self) -> None:
+        self._vectors.close()
         self.store.close()
 
     def __enter__(self) -> Retriever:
@@ -136,7 +136,7 @@ class Retriever:
         # The old connection is dropped, not closed: a search in another thread may be
         # reading through it this moment; it closes once nothing holds it.
         self.manifest, self.store, self.embedder = manifest, store, embedder
-        self._vectors = VectorIndex.load(store.path.parent, manifest.dimension)
+        self._vectors = open_vector_store(store.path.parent, manifest.dimension, store)
         self._generation = self._generation_of(store)
         self._seen_version = None
 
@@ -145,16 +145,15 @@ class Retriever:
         self.refresh()
         return self.store.collections()
 
-    def _allowed_ids(self, collection_ids: list[int] | None, source: str | None):
-        """The chunk ids a dense search may return (None: any). Kept until a writer
-        commits, so asking one collection many questions reads its ids once."""
+    def _vector_filter(
+        self, collection_ids: list[int] | None, source: str | None
+    ) -> VectorFilter | None:
+        """What the dense search may return (None: anything). A source glob becomes the
+        ids of the documents it matches, which every vector store can filter on."""
         if collection_ids is None and not source:
             return None
-        key = (tuple(collection_ids or ()), source, self._generation, self._seen_version)
-        with self._refresh_lock:
-            if self._allowed_cache[0] != key:
-                self._allowed_cache = (key, self.store.chunk_ids_for(collection_ids, source))
-            return self._allowed_cache[1]
+        documents = self.store.document_ids_for(collection_ids, source) if source else None
+        return VectorFilter.of(collection_ids, documents)
 
     def question_weights(self, query: str) -> QuestionWeights:
         """The question's content words (as stems, one per language) and their IDF in this
@@ -211,8 +210,8 @@ class Retriever:
         vector = embed_queries(self.embedder, [query])[0] if weight > 0 else None
         cosine: dict[int, float] = {}
         if vector is not None:
-            allowed = self._allowed_ids(collection_ids, source)
-            cosine = dict(self._vectors.search(vector, depth, allowed))
+            where = self._vector_filter(collection_ids, source)
+            cosine = dict(self._vectors.search(vector, depth, where))
         bm25: dict[int, float] = {}
         if match and weight < 1:
             bm25 = dict(self.store.lexical_search(match, depth, source, collection_ids))
