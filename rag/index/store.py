@@ -74,6 +74,16 @@ _SCHEMA = [
     # Milvus server), so two indexes never mistake each other's vectors for their own.
     "CREATE TABLE IF NOT EXISTS index_facts (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "INSERT OR IGNORE INTO index_facts (key, value) VALUES ('uid', lower(hex(randomblob(8))))",
+    # Keys for the HTTP API (rag.api.keys): only a SHA-256 of each is kept, and the first
+    # characters to tell them apart in a list. A revoked key stays, so its name is known.
+    """CREATE TABLE IF NOT EXISTS api_keys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        digest TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    )""",
     f"INSERT OR IGNORE INTO collections (id, name, created_at) VALUES "
     f"({DEFAULT_COLLECTION_ID}, '{DEFAULT_COLLECTION}', strftime('%Y-%m-%dT%H:%M:%S+00:00'))",
     _DOCUMENTS.format(table="documents"),
@@ -142,11 +152,11 @@ def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
         has_documents = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'"
         ).fetchone()
-        for statement in _SCHEMA[:4]:  # the collections table, which the upgrade needs
+        for statement in _SCHEMA[:5]:  # the collections table, which the upgrade needs
             conn.execute(statement)
         if has_documents and version < 2:
             _upgrade(conn)
-        for statement in _SCHEMA[4:]:
+        for statement in _SCHEMA[5:]:
             conn.execute(statement)
         if version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -341,6 +351,48 @@ class Store:
         """Drop an empty collection (its documents are removed first, with their vectors,
         by the caller). Inside a transaction."""
         self._conn.execute("DELETE FROM collections WHERE id = ?", (collection,))
+
+    # -- API keys -----------------------------------------------------------------------
+
+    def add_api_key(self, name: str, digest: str, prefix: str) -> None:
+        try:
+            with self.transaction():
+                self._conn.execute(
+                    "INSERT INTO api_keys (name, digest, prefix, created_at) VALUES (?, ?, ?, ?)",
+                    (name, digest, prefix, _now()),
+                )
+        except sqlite3.IntegrityError:
+            raise ConfigError(f"an API key named {name!r} already exists") from None
+
+    def api_keys(self) -> list[dict]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, prefix, created_at, revoked_at FROM api_keys ORDER BY id"
+            ).fetchall()
+        keys = ("name", "prefix", "created_at", "revoked_at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def revoke_api_key(self, name: str) -> bool:
+        """Whether a live key of that name was revoked."""
+        with self.transaction():
+            cur = self._conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (_now(), name),
+            )
+        return cur.rowcount == 1
+
+    def api_key_named(self, digest: str) -> str | None:
+        """The name of the live key with this digest, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT name FROM api_keys WHERE digest = ? AND revoked_at IS NULL", (digest,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def api_key_count(self, live_only: bool = False) -> int:
+        query = "SELECT count(*) FROM api_keys" + (" WHERE revoked_at IS NULL" if live_only else "")
+        with self._lock:
+            return self._conn.execute(query).fetchone()[0]
 
     # -- documents ----------------------------------------------------------------------
 
