@@ -4,13 +4,14 @@ official `openai` client against a live server on loopback."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import uvicorn
-from conftest import free_port
+from conftest import REPO, free_port
 from fastapi.testclient import TestClient
 
 from rag.answering.assistant import AnswerSettings, Assistant
@@ -254,7 +255,7 @@ def test_a_full_answer_queue_says_so_at_once(served):
         started = time.monotonic()
         refused = api.post("/api/answers", json={"question": "lamp warranty?"})
         assert time.monotonic() - started < 2  # refused at once, not after a wait
-        assert refused.status_code == 429 and "queue is full" in error_of(refused)
+        assert refused.status_code == 503 and "queue is full" in error_of(refused)
         assert int(refused.headers["retry-after"]) > 0
         served["generator"].release.set()
         for t in askers:
@@ -305,3 +306,60 @@ def test_the_openai_client_streams_a_cited_answer_from_a_live_server(served, ind
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_the_serve_command_makes_keys_and_guards_other_addresses(tmp_path, docs):
+    import subprocess
+    import sys
+    import urllib.request
+
+    from test_cli import assert_clean_error, cli
+
+    cwd = tmp_path.resolve()
+    index = str(cwd / "idx")
+    assert cli(cwd, "rag.ingest", str(docs), "--index", index).returncode == 0
+    exposed = cli(cwd, "rag.serve", "--index", index, "--host", "0.0.0.0")
+    assert_clean_error(exposed, 2, "needs API keys", "keys create")
+
+    made = cli(cwd, "rag.serve", "keys", "--index", index, "create", "open-webui")
+    assert made.returncode == 0 and "not stored and cannot be shown again" in made.stdout
+    key = made.stdout.split(": ", 1)[1].split()[0]
+    listed = cli(cwd, "rag.serve", "keys", "--index", index, "list")
+    assert "open-webui" in listed.stdout and key not in listed.stdout and "live" in listed.stdout
+    again = cli(cwd, "rag.serve", "keys", "--index", index, "create", "open-webui")
+    assert_clean_error(again, 2, "already exists")
+
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    environ.update({"RAG_EMBEDDER": "hash", "RAG_LLM_MODEL": "echo", "PYTHONPATH": str(REPO)})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rag.serve", "--index", index, "--port", str(port)],
+        cwd=cwd,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health") as r:
+                    assert json.loads(r.read())["status"] == "ok"
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "the server never answered"
+                time.sleep(0.2)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {key}"}
+        )
+        with urllib.request.urlopen(request) as r:
+            assert [m["id"] for m in json.loads(r.read())["data"]] == ["rag", "rag:default"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json") as r:
+            assert "/v1/chat/completions" in json.loads(r.read())["paths"]
+    finally:
+        server.terminate()
+        server.wait(20)
+    revoked = cli(cwd, "rag.serve", "keys", "--index", index, "revoke", "open-webui")
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout

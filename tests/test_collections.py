@@ -9,8 +9,10 @@ import pytest
 from test_cli import assert_clean_error, cli
 
 from rag.answering.assistant import AnswerSettings, Assistant
+from rag.api import keys
 from rag.errors import ConfigError, IndexMismatchError
 from rag.index.collections import CollectionNotFoundError, check_name
+from rag.index.layout import data_dir
 from rag.index.rebuild import rebuild
 from rag.index.store import DB_NAME, SCHEMA_VERSION, Store
 from rag.index.writer import IndexWriter, ingest_paths
@@ -243,9 +245,21 @@ def test_a_newer_database_is_refused(index_dir, embedder, docs):
         Store(index_dir)
 
 
-def test_a_rebuild_keeps_every_collection(two_collections, index_dir, embedder):
+def test_a_rebuild_keeps_every_collection_and_the_api_keys(two_collections, index_dir, embedder):
+    store = Store(index_dir)
+    key = keys.create(store, "chat-ui")
+    keys.create(store, "old-script")
+    keys.revoke(store, "old-script")
+    store.close()
     new = HashEmbedder(64)
     rebuild(index_dir, embedder=new)
+    store = Store(data_dir(index_dir))
+    assert keys.owner(store, key) == "chat-ui"
+    assert [(k["name"], bool(k["revoked_at"])) for k in store.api_keys()] == [
+        ("chat-ui", False),
+        ("old-script", True),
+    ]
+    store.close()
     with Retriever.open(index_dir, new) as retriever:
         assert sources(retriever.search("salaries paid", k=5, collection="hr")) == {"payroll.md"}
         assert sources(retriever.search("release train", k=5, collection="eng")) == {"release.md"}

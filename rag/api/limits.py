@@ -9,11 +9,13 @@ import time
 
 
 class Busy(Exception):
-    """Refused for now; `retry_after` is seconds to wait before trying again."""
+    """Refused for now; `retry_after` is seconds to wait before trying again. `status`:
+    429 for a client over its rate, 503 when the server itself is full."""
 
-    def __init__(self, message: str, retry_after: int):
+    def __init__(self, message: str, retry_after: int, status: int = 429):
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
 
 
 class RateLimiter:
@@ -89,6 +91,7 @@ class AnswerQueue:
                 raise Busy(
                     f"the answer queue is full ({self._count} questions ahead): try again later",
                     math.ceil(self._count * self.seconds_per_answer),
+                    status=503,
                 )
             self._count += 1
         return Ticket(self)

@@ -156,9 +156,10 @@ def create_app(
 
     @app.exception_handler(Busy)
     def busy(request: Request, exc: Busy):
+        kind = "rate_limit_error" if exc.status == 429 else "server_busy"
         return JSONResponse(
-            error_body(str(exc), kind="rate_limit_error"),
-            status_code=429,
+            error_body(str(exc), kind=kind),
+            status_code=exc.status,
             headers={"Retry-After": str(exc.retry_after)},
         )
 

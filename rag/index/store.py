@@ -389,6 +389,20 @@ class Store:
             ).fetchone()
         return row[0] if row else None
 
+    def copy_api_keys(self, other: Store) -> None:
+        """Take another database's API keys (a rebuild's new data keeps the old keys)."""
+        rows = []
+        with other._lock:
+            rows = other._conn.execute(
+                "SELECT name, digest, prefix, created_at, revoked_at FROM api_keys"
+            ).fetchall()
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO api_keys (name, digest, prefix, created_at, revoked_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
     def api_key_count(self, live_only: bool = False) -> int:
         query = "SELECT count(*) FROM api_keys" + (" WHERE revoked_at IS NULL" if live_only else "")
         with self._lock:
