@@ -225,3 +225,25 @@ def test_hostile_document_text_is_shown_as_text_not_run(server, browser):
     assert page.locator('a[href*="example.com"]').count() == 0
     assert not [url for url in requested if "example.com" in url]
     page.close()
+
+
+def test_a_collection_is_created_on_the_collections_page(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1200})
+    page.goto(server["url"] + "/collections")
+    expect(page.get_by_role("heading", name="Collections")).to_be_visible(timeout=60_000)
+    page.get_by_label("Name", exact=True).fill("legal")
+    page.get_by_label("Description (optional)").fill("Client contracts")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_text("Created legal.")).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(500)  # let the table paint
+    shot = tmp_path / "collections.png"
+    page.screenshot(path=str(shot), full_page=True)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, OUTPUT / "collections.png")
+    # The chat now offers the collections to ask.
+    page.goto(server["url"])
+    page.get_by_placeholder(CHAT_PLACEHOLDER).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    expect(page.get_by_text("Ask in")).to_be_visible(timeout=60_000)
+    page.close()
