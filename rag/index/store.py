@@ -114,6 +114,7 @@ _SCHEMA = [
         body, context, tokenize = 'unicode61 remove_diacritics 2'
     )""",
 ]
+_BEFORE_DOCUMENTS = _SCHEMA.index(_DOCUMENTS.format(table="documents"))
 
 _DOCUMENT_COLUMNS = (
     "d.id, d.path, d.sha256, d.size, d.mtime, d.format, d.title, d.pages, d.status, d.error, "
@@ -152,11 +153,13 @@ def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
         has_documents = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'"
         ).fetchone()
-        for statement in _SCHEMA[:5]:  # the collections table, which the upgrade needs
+        # First the tables an upgrade leaves alone, with the default collection that
+        # upgraded documents join; then the documents (upgraded) and what refers to them.
+        for statement in _SCHEMA[:_BEFORE_DOCUMENTS]:
             conn.execute(statement)
         if has_documents and version < 2:
             _upgrade(conn)
-        for statement in _SCHEMA[5:]:
+        for statement in _SCHEMA[_BEFORE_DOCUMENTS:]:
             conn.execute(statement)
         if version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -391,7 +394,6 @@ class Store:
 
     def copy_api_keys(self, other: Store) -> None:
         """Take another database's API keys (a rebuild's new data keeps the old keys)."""
-        rows = []
         with other._lock:
             rows = other._conn.execute(
                 "SELECT name, digest, prefix, created_at, revoked_at FROM api_keys"
