@@ -671,7 +671,8 @@ def documents_page() -> None:
     config = read_config()
     collection = chosen_collection(config)
     library = library_of(config, collection)
-    st.title("Documents" if collection == DEFAULT_COLLECTION else f"Documents: {collection}")
+    title = "Documents" if collection == DEFAULT_COLLECTION else f"Documents: {collection}"
+    st.title(md_escape(title))
 
     notice = st.session_state.pop("ingest_notice", None)
     if notice:
@@ -751,7 +752,8 @@ def collections_page() -> None:
                 "Failed": c.failed,
                 "Passages": c.chunks,
                 "Created": local_time(c.created_at),
-                "Folder": display_path(str(library.in_collection(c.name).docs_dir)),
+                # The default collection's folder is the configured one ('' in the index).
+                "Folder": display_path(c.docs_dir or str(library.docs_dir)),
             }
             for c in records
         ],
