@@ -68,6 +68,7 @@ test: install lint
 bench: install
 	$(PY) scripts/benchmark.py
 	$(PY) scripts/benchmark_answers.py
+	$(PY) scripts/benchmark_vector_stores.py
 
 clean:
 	rm -rf $(VENV) .rag_index .pytest_cache
