@@ -1,9 +1,9 @@
 """The write path: plan what changed under some folders, then load -> chunk -> embed -> store.
 
 Each document is committed on its own, so a killed run keeps every document finished
-before it, and the next run picks up where it stopped. The FAISS file is saved at the
-end (and now and then during long runs); if a run dies before that, the next open
-rebuilds what is missing from the vectors kept in SQLite.
+before it, and the next run picks up where it stopped. The vector store (the FAISS file,
+or Milvus) is flushed at the end (and now and then during long runs); if a run dies
+before that, the next open restores what is missing from the vectors kept in SQLite.
 """
 
 from __future__ import annotations
