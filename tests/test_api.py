@@ -363,3 +363,21 @@ def test_the_serve_command_makes_keys_and_guards_other_addresses(tmp_path, docs)
         server.wait(20)
     revoked = cli(cwd, "rag.serve", "keys", "--index", index, "revoke", "open-webui")
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
+
+
+def test_unknown_collections_are_404_everywhere_before_any_work(api, served):
+    served["generator"].calls.clear()
+    upload = api.post(
+        "/api/collections/nope/documents",
+        files=[("files", ("a.md", b"# A\n\ntext\n", "text/markdown"))],
+    )
+    assert upload.status_code == 404 and "no collection named 'nope'" in error_of(upload)
+    listing = api.get("/api/collections/nope/documents")
+    assert listing.status_code == 404
+    streamed = api.post(
+        "/v1/chat/completions",
+        json={"model": "rag:nope", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert streamed.status_code == 404 and "nope" in error_of(streamed)
+    assert served["generator"].calls == []  # refused before the model was asked
+    assert api.app.state.queue.load == 0  # and no place in the queue was kept
