@@ -403,10 +403,9 @@ def model_info(config: Config, generator: Generator | None) -> str:
     return "\n".join(lines)
 
 
-def asked_collections(config: Config) -> list[str] | None:
+def asked_collections(names: list[str]) -> list[str] | None:
     """The collections the chat asks (None: every one), picked in its sidebar when the
     index has more than one."""
-    names = collection_names(config)
     if len(names) < 2:
         return None
     saved = [n for n in remembered("ask_in", []) if n in names]
@@ -425,8 +424,8 @@ def asked_collections(config: Config) -> list[str] | None:
 
 def chat_page() -> None:
     config = read_config()
-    asked = asked_collections(config)
     records = {c.name: c for c in library_of(config).collections()}
+    asked = asked_collections(list(records))
     counted = [records[n] for n in asked] if asked else list(records.values())
     readable = sum(c.documents - c.failed for c in counted)
     chunks = sum(c.chunks for c in counted)

@@ -167,6 +167,7 @@ class Library:
         self._store: Store | None = None
         self._store_dir: Path | None = None
         self._store_lock = threading.Lock()
+        self._docs_dir_seen: tuple[tuple | None, Path] = (None, Path())
 
     def close(self) -> None:
         with self._store_lock:
@@ -187,14 +188,26 @@ class Library:
 
     @property
     def docs_dir(self) -> Path:
-        """Where uploads to this collection are saved."""
-        store = self._reader()
-        record = store.collection(self.collection) if store else None
-        if record is not None and record.docs_dir:
-            return Path(record.docs_dir)
+        """Where uploads to this collection are saved. Looked up again only after a
+        commit (`is_managed` asks once per document of a listing)."""
         if self.collection.lower() == DEFAULT_COLLECTION:
             return self._default_docs_dir
-        return new_collection_docs_dir(self.collection, self.index_dir)
+        store = self._reader()
+        seen = (self._store_dir, store.data_version()) if store else None
+        if seen is None or self._docs_dir_seen[0] != seen:
+            record = store.collection(self.collection) if store else None
+            folder = (
+                Path(record.docs_dir)
+                if record is not None and record.docs_dir
+                else new_collection_docs_dir(self.collection, self.index_dir)
+            )
+            self._docs_dir_seen = (seen, folder)
+        return self._docs_dir_seen[1]
+
+    def store(self) -> Store | None:
+        """The index database, for reading (None while there is no index); the same
+        connection is shared by every caller and follows a rebuild's switch."""
+        return self._reader()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -387,8 +400,6 @@ class Library:
         name = collections.check_name(name)
         description = collections.check_description(description)
         with self._writer(DEFAULT_COLLECTION) as writer:
-            if writer.store.collection(name) is not None:
-                raise ConfigError(f"a collection named {name!r} already exists")
             return collections.create(writer.store, name, self.index_dir, description)
 
     def rename_collection(self, name: str, new_name: str) -> CollectionRecord:

@@ -635,7 +635,7 @@ def build_synthetic_index(
                     )
                     at += length
                     offset += len(text) + 1
-                _, added = store.replace_document(
+                _, added, _ = store.replace_document(
                     collection=DEFAULT_COLLECTION_ID,
                     path=f"synthetic/{lang}/file_{doc:07d}.txt",
                     sha256=f"{doc:064x}",

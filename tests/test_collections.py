@@ -294,3 +294,12 @@ def test_the_command_lines_take_a_collection(tmp_path, docs):
     assert "file kept" in deleted.stdout and (docs / "faq.txt").exists()
     bad = cli(cwd, "rag.collections", "--index", index, "create", "a/b")
     assert_clean_error(bad, 2, "collection name 'a/b' is not valid")
+
+
+def test_a_new_collection_never_shares_a_renamed_ones_folder(tmp_path, index_dir, embedder):
+    library = Library(index_dir, docs_dir=tmp_path / "uploads", embedder=embedder)
+    first = library.create_collection("legal")
+    library.rename_collection("legal", "contracts")  # keeps collections/legal
+    second = library.create_collection("legal")
+    assert first.docs_dir != second.docs_dir
+    assert Path(second.docs_dir).name == "legal-2"

@@ -9,7 +9,6 @@ answers wait in one bounded queue in front of the model.
 from __future__ import annotations
 
 import json
-import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -27,9 +26,8 @@ from rag.api import keys, openai_chat
 from rag.api.jobs import Jobs
 from rag.api.limits import AnswerQueue, Busy, RateLimiter, Ticket
 from rag.errors import IndexNotFoundError, RagError
+from rag.index import collections
 from rag.index.collections import CollectionNotFoundError
-from rag.index.layout import data_dir
-from rag.index.store import DEFAULT_COLLECTION, Store
 from rag.library import Library, UploadError, format_size
 from rag.types import DocumentRecord
 
@@ -115,13 +113,11 @@ def create_app(
     jobs = Jobs()
     queue = AnswerQueue(settings.queue_waiting)
     limiter = RateLimiter(settings.requests_per_minute)
-    key_store = _KeyStore(library.index_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         jobs.shutdown()  # a running ingest finishes its file; nothing is cut half way
-        key_store.close()
 
     app = FastAPI(
         title="ragdesk",
@@ -183,10 +179,11 @@ def create_app(
         needed); 401 when a key is needed and not given. Rate-limited per caller."""
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        name = keys.owner(key_store.get(), token) if token else None
+        store = library.store()
+        name = keys.owner(store, token) if token and store else None
         # Once a key was ever made, every request needs one: revoking the last key
         # does not open the API again.
-        if name is None and (settings.require_keys or key_store.get().api_key_count()):
+        if name is None and (settings.require_keys or (store and store.api_key_count())):
             raise HTTPException(
                 401,
                 "a valid API key is needed: send 'Authorization: Bearer <key>' "
@@ -197,14 +194,16 @@ def create_app(
         limiter.check(who)
         return who
 
+    by_collection: dict[str, Library] = {}  # one library (one connection) per collection
+
     def library_for(collection: str) -> Library:
-        found = library.in_collection(collection)
-        known = [c.name.lower() for c in library.collections()] or [DEFAULT_COLLECTION]
-        if collection.lower() not in known:
-            raise CollectionNotFoundError(
-                f"there is no collection named {collection!r}: GET /api/collections lists them"
-            )
-        return found
+        store = library.store()
+        if store is None:
+            raise IndexNotFoundError(f"there is no index at {library.index_dir} yet")
+        name = collections.find(store, collection).name
+        if name not in by_collection:
+            by_collection[name] = library.in_collection(name)
+        return by_collection[name]
 
     def document_in(collection: str, doc_id: int) -> tuple[Library, DocumentRecord]:
         scoped = library_for(collection)
@@ -436,25 +435,3 @@ def _collection_dict(record) -> dict:
         "passages": record.chunks,
         "created_at": record.created_at,
     }
-
-
-class _KeyStore:
-    """The index database, for key checks; reopened when a rebuild switches the data."""
-
-    def __init__(self, index_dir: Path):
-        self.index_dir = Path(index_dir)
-        self._store: Store | None = None
-        self._folder: Path | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Store:
-        with self._lock:
-            folder = data_dir(self.index_dir)
-            if self._store is None or folder != self._folder:
-                folder.mkdir(parents=True, exist_ok=True)
-                self._store, self._folder = Store(folder), folder
-            return self._store
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()

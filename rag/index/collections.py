@@ -68,9 +68,15 @@ def create(store: Store, name: str, index_dir: Path, description: str = "") -> C
     """Add a collection with its own documents folder (created when first used)."""
     name = check_name(name)
     description = check_description(description)
-    folder = new_collection_docs_dir(name, index_dir)
+    # A renamed collection keeps its folder: a new one of its old name gets another.
+    taken = {c.docs_dir for c in store.collections()}
+    folder = new_collection_docs_dir(name, index_dir).absolute()
+    suffix = 1
+    while str(folder) in taken:
+        suffix += 1
+        folder = new_collection_docs_dir(f"{name}-{suffix}", index_dir).absolute()
     with store.transaction():
-        store.create_collection(name, description, str(folder.absolute()))
+        store.create_collection(name, description, str(folder))
     return find(store, name)
 
 
@@ -103,7 +109,11 @@ def resolve(store: Store, choice: CollectionChoice) -> list[int] | None:
     names = [choice] if isinstance(choice, str) else list(choice)
     if not names:
         raise ConfigError("no collection given: name at least one, or none for all")
-    ids = sorted({find(store, name).id for name in names})
-    if len(ids) == len(store.collections()):
-        return None
-    return ids
+    every = store.collections()
+    by_name = {c.name.lower(): c.id for c in every}
+    ids = set()
+    for name in names:
+        if not isinstance(name, str) or name.lower() not in by_name:
+            find(store, name)  # raises, listing the collections there are
+        ids.add(by_name[name.lower()])
+    return None if len(ids) == len(every) else sorted(ids)

@@ -125,6 +125,14 @@ _DOCUMENTS_SELECT = (
 )
 
 
+# A collection with its counts; `name` compares ignoring case (the column's collation).
+_COLLECTIONS_SELECT = (
+    "SELECT k.id, k.name, k.description, k.docs_dir, k.created_at, count(d.id), "
+    "coalesce(sum(d.status = 'failed'), 0), coalesce(sum(d.chunk_count), 0) "
+    "FROM collections k LEFT JOIN documents d ON d.collection_id = k.id"
+)
+
+
 def _document_filter(collections: Sequence[int] | None, source: str | None) -> tuple[str, list]:
     """A WHERE condition on documents `d` (and its parameters): in one of these
     collections (None: any), and with a path or file name matching the glob `source`
@@ -306,18 +314,18 @@ class Store:
         """Every collection, the default first, then by name, with its counts."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT k.id, k.name, k.description, k.docs_dir, k.created_at, "
-                "count(d.id), coalesce(sum(d.status = 'failed'), 0), "
-                "coalesce(sum(d.chunk_count), 0) "
-                "FROM collections k LEFT JOIN documents d ON d.collection_id = k.id "
-                "GROUP BY k.id ORDER BY k.id != ?, k.name COLLATE NOCASE",
+                f"{_COLLECTIONS_SELECT} GROUP BY k.id ORDER BY k.id != ?, k.name COLLATE NOCASE",
                 (DEFAULT_COLLECTION_ID,),
             ).fetchall()
         return [CollectionRecord(*row) for row in rows]
 
     def collection(self, name: str) -> CollectionRecord | None:
         """The collection of this name (names are compared ignoring case), or None."""
-        return next((c for c in self.collections() if c.name.lower() == name.lower()), None)
+        with self._lock:
+            row = self._conn.execute(
+                f"{_COLLECTIONS_SELECT} WHERE k.name = ? GROUP BY k.id", (name,)
+            ).fetchone()
+        return CollectionRecord(*row) if row else None
 
     def create_collection(
         self, name: str, description: str, docs_dir: str, id: int | None = None
@@ -443,12 +451,12 @@ class Store:
         pages: int | None,
         warnings: Sequence[str],
         chunks: Sequence[NewChunk],
-    ) -> tuple[list[int], list[int]]:
+    ) -> tuple[list[int], list[int], int]:
         """Store a successfully parsed document, replacing any earlier version of the path
         in that collection.
 
-        Returns (removed chunk ids, added chunk ids) for the vector index to follow.
-        Must be called inside `transaction()`.
+        Returns (removed chunk ids, added chunk ids, the document's id) for the vector
+        store to follow. Must be called inside `transaction()`.
         """
         removed = self._delete_document(path, collection)
         cur = self._conn.execute(
@@ -497,7 +505,7 @@ class Store:
                 "INSERT INTO chunks_fts (rowid, body, context) VALUES (?, ?, ?)",
                 (cur.lastrowid, item.terms, item.context_terms),
             )
-        return removed, added
+        return removed, added, doc_id
 
     def record_failure(
         self,

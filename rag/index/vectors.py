@@ -111,8 +111,8 @@ def _contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
 
 class _Owners:
     """Which document and collection each vector belongs to, for filtered searches. Kept
-    in memory (ids ascending, as they are added), read from the database when a saved
-    index is opened: a chunk never changes owner, so this never goes stale."""
+    in memory, read from the database when a saved index is opened: a chunk never
+    changes owner, so this never goes stale."""
 
     def __init__(self):
         self.ids = np.zeros(0, np.int64)
@@ -123,10 +123,6 @@ class _Owners:
         self.ids = np.concatenate([self.ids, ids])
         self.documents = np.concatenate([self.documents, documents])
         self.collections = np.concatenate([self.collections, collections])
-        if len(ids) and len(self.ids) > len(ids) and ids.min() <= self.ids[-len(ids) - 1]:
-            order = np.argsort(self.ids, kind="stable")  # an out-of-order add (a repair)
-            self.ids, self.documents = self.ids[order], self.documents[order]
-            self.collections = self.collections[order]
 
     def remove(self, ids: np.ndarray) -> None:
         keep = ~np.isin(self.ids, ids)

@@ -319,7 +319,7 @@ class IndexWriter:
             report.failed.append((source.path, reason))
             return False
         with self.store.transaction():
-            removed, added = self.store.replace_document(
+            removed, added, document = self.store.replace_document(
                 collection=collection,
                 path=source.path,
                 sha256=source.sha256,
@@ -335,11 +335,10 @@ class IndexWriter:
         # The database is committed; the in-memory FAISS index follows. Were the process
         # killed right here, the next open's sync() would do the same from SQLite.
         self.vectors.remove(removed)
-        document = self.store.document(source.path, collection)
         self.vectors.add(
             np.array(added, dtype=np.int64),
             np.stack([c.vector for c in new_chunks]),
-            document.id,
+            document,
             collection,
         )
         report.pages += doc.page_count or 0
