@@ -23,3 +23,8 @@ class IndexMismatchError(RagError):
 
 class IndexLockedError(RagError):
     """Another process is writing to the index."""
+
+
+class AccessDeniedError(RagError):
+    """The caller may read this but not change it (or may not manage users and
+    collections); the message says which role would be needed."""

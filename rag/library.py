@@ -17,10 +17,11 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ingest
 from rag.config import default_docs_dir, default_index_dir, new_collection_docs_dir
-from rag.errors import ConfigError, RagError
+from rag.errors import AccessDeniedError, ConfigError, RagError
 from rag.index import collections
 from rag.index.layout import data_dir
 from rag.index.manifest import MANIFEST_NAME, embedder_spec_for_index, read_manifest
@@ -28,7 +29,10 @@ from rag.index.sources import is_under
 from rag.index.store import DEFAULT_COLLECTION, CollectionRecord, Store
 from rag.index.writer import IndexWriter, IngestReport, Plan
 from rag.text.embedding import Embedder, make_embedder
-from rag.types import DocumentRecord
+from rag.types import EVERYTHING, Access, DocumentRecord
+
+if TYPE_CHECKING:
+    from rag.users.audit import AuditLog
 
 DEFAULT_MAX_UPLOAD_MB = 50
 # Room for the temporary name and any suffix; most file systems allow 255 bytes.
@@ -137,6 +141,10 @@ class Library:
     """The documents of one collection of an index, and the folder uploads to it go to;
     and the index's collections (listed, created, renamed, deleted).
 
+    Everything is seen as `access` allows: a collection it may not read looks empty and
+    absent, changing documents needs write access, managing collections needs an admin.
+    With an `audit` log, uploads, deletes and collection changes are recorded in it.
+
     Reading is cheap and safe from several threads. Writing (ingest, delete) takes the
     index's write lock, waiting up to `lock_wait` seconds for another writer.
     `embedder` should be the one the app's Retriever uses, so the model loads once.
@@ -152,7 +160,11 @@ class Library:
         max_upload_bytes: int | None = None,
         lock_wait: float = LOCK_WAIT_SECONDS,
         collection: str = DEFAULT_COLLECTION,
+        access: Access = EVERYTHING,
+        audit: AuditLog | None = None,
     ):
+        self.access = access
+        self.audit = audit
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
         self.collection = collections.check_name(collection)
         self._default_docs_dir = Path(docs_dir) if docs_dir else default_docs_dir(self.index_dir)
@@ -184,7 +196,15 @@ class Library:
             self.max_upload_bytes,
             self.lock_wait,
             collection=name,
+            access=self.access,
+            audit=self.audit,
         )
+
+    def as_caller(self, access: Access, audit: AuditLog | None = None) -> Library:
+        """The same index, models, limits and collection, seen as `access` allows."""
+        library = self.in_collection(self.collection)
+        library.access, library.audit = access, audit
+        return library
 
     @property
     def docs_dir(self) -> Path:
@@ -225,8 +245,38 @@ class Library:
             return self._store
 
     def _collection_id(self, store: Store) -> int | None:
+        """This collection's id, or None when there is none the caller may read."""
         record = store.collection(self.collection)
-        return record.id if record else None
+        return record.id if record and self.access.can_read(record.id) else None
+
+    def _record(self, action: str, collection: str | None = None, **detail) -> None:
+        if self.audit is not None:
+            self.audit.record(self.access.user, action, collection or self.collection, **detail)
+
+    def _check_writable(self) -> None:
+        """AccessDeniedError unless the caller may change this collection's documents;
+        a collection it may not read is "not found", as if it did not exist. Only an
+        admin may bring a new collection into being by ingesting into it."""
+        store = self._reader()
+        record = store.collection(self.collection) if store else None
+        if record is None:
+            if self.access.is_admin:
+                return
+            raise collections.not_found(store, self.collection, self.access)
+        if not self.access.can_read(record.id):
+            raise collections.not_found(store, self.collection, self.access)
+        if not self.access.can_write(record.id):
+            raise AccessDeniedError(
+                f"{self.access.user or 'you'} ({self.access.role}) may read but not change "
+                f"the documents of {record.name!r}: an admin can make you its editor"
+            )
+
+    def _check_admin(self) -> None:
+        if not self.access.is_admin:
+            raise AccessDeniedError(
+                "only an admin may create, rename or delete collections "
+                f"({self.access.user or 'you'} is {self.access.role})"
+            )
 
     def documents(self) -> list[DocumentRecord]:
         """This collection's documents, by path."""
@@ -235,9 +285,24 @@ class Library:
         return store.documents([found]) if found else []
 
     def collections(self) -> list[CollectionRecord]:
-        """Every collection of the index (just `default` before anything is stored)."""
+        """The collections the caller may read (none before anything is stored)."""
         store = self._reader()
-        return store.collections() if store else []
+        return collections.visible(store, self.access) if store else []
+
+    def document(self, doc_id: int) -> DocumentRecord | None:
+        """The document of this id in this collection, or None: also when it is in a
+        collection the caller may not read, so a guessed id tells nothing."""
+        return next((d for d in self.documents() if d.id == doc_id), None)
+
+    def document_file(self, doc_id: int) -> Path:
+        """The file of one of this collection's documents, for a download; RagError
+        (saying only that there is none) when there is no such document or file."""
+        doc = self.document(doc_id)
+        path = Path(doc.path) if doc is not None else None
+        if path is None or not path.is_file():
+            raise RagError(f"no document {doc_id} with a file in the collection {self.collection!r}")
+        self._record("download", name=path.name, document=doc_id)
+        return path
 
     def stats(self) -> IndexStats:
         """This collection's figures (and the index's size on disk, shared by all)."""
@@ -295,6 +360,7 @@ class Library:
 
     def save_upload(self, name: str, data: bytes) -> Path:
         """Write an upload into the documents folder (replacing a file of the same name)."""
+        self._check_writable()
         safe = self.check_upload(name, len(data))
         folder = self.docs_dir.resolve()
         folder.mkdir(parents=True, exist_ok=True)
@@ -309,6 +375,7 @@ class Library:
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
+        self._record("upload", name=safe, bytes=len(data))
         return target
 
     # -- writing ------------------------------------------------------------------------
@@ -323,6 +390,7 @@ class Library:
 
         A path that no longer exists but is in the index is removed from it.
         """
+        self._check_writable()
         paths = list(dict.fromkeys(Path(p).absolute() for p in paths))
         results: list[FileResult | None] = [None] * len(paths)
         position: dict[str, int] = {}  # a file to read -> its place among `paths`
@@ -343,13 +411,16 @@ class Library:
                     to_read.update += answered.update
                     position[answered.to_process[0].path] = index
             self._read(writer, to_read, lambda result: finished(position[result.path], result))
-        return [result for result in results if result is not None]
+        done = [result for result in results if result is not None]
+        self._record("reingest" if force else "ingest", files=_statuses(done))
+        return done
 
     def ingest_folder(
         self, folder: Path | str, progress: Progress | None = None
     ) -> list[FileResult]:
         """Bring the index up to date with a folder: new and changed files are read,
         files gone from it are dropped. Unsupported files are listed as skipped."""
+        self._check_writable()
         with self._writer() as writer:
             plan = writer.plan([Path(folder)])
             results = [FileResult(p, "removed", "no longer in the folder") for p in plan.remove]
@@ -365,11 +436,13 @@ class Library:
                     progress(len(read), len(plan.to_process), result)
 
             self._read(writer, Plan(add=plan.add, update=plan.update), finished)
+        self._record("ingest_folder", folder=str(folder), files=_statuses(results + read))
         return results + read
 
     def delete(self, path: str | Path) -> FileResult:
         """Drop a document from the index; delete its file if it is in the managed folder."""
         path = str(path)
+        self._check_writable()
         with self._writer(create=False) as writer:
             known = writer.remove(path)
         detail = ""
@@ -378,6 +451,8 @@ class Library:
             detail = "file deleted"
         elif Path(path).exists():
             detail = "file kept: it is outside the documents folder"
+        if known:
+            self._record("delete", name=Path(path).name)
         return FileResult(path, "removed" if known else "skipped", detail or "not in the index")
 
     def _writer(self, collection: str | None = None, create: bool = True) -> IndexWriter:
@@ -397,26 +472,37 @@ class Library:
 
     def create_collection(self, name: str, description: str = "") -> CollectionRecord:
         """Add a collection (making the index if there is none yet)."""
+        self._check_admin()
         name = collections.check_name(name)
         description = collections.check_description(description)
         with self._writer(DEFAULT_COLLECTION) as writer:
-            return collections.create(writer.store, name, self.index_dir, description)
+            record = collections.create(writer.store, name, self.index_dir, description)
+        self._record("collection_create", record.name)
+        return record
 
     def rename_collection(self, name: str, new_name: str) -> CollectionRecord:
         """Rename a collection; its documents and folder stay as they are."""
+        self._check_admin()
         with self._writer(DEFAULT_COLLECTION) as writer:
-            return collections.rename(writer.store, name, new_name)
+            record = collections.rename(writer.store, name, new_name)
+        self._record("collection_rename", record.name, old_name=name)
+        return record
 
     def describe_collection(self, name: str, description: str) -> CollectionRecord:
+        self._check_admin()
         with self._writer(DEFAULT_COLLECTION) as writer:
-            return collections.describe_as(writer.store, name, description)
+            record = collections.describe_as(writer.store, name, description)
+        self._record("collection_describe", record.name)
+        return record
 
     def delete_collection(self, name: str) -> list[FileResult]:
         """Drop a collection and its documents from the index, and delete their files
         that live in its documents folder (files elsewhere are kept)."""
+        self._check_admin()
         with self._writer(name, create=False) as writer:
             record = collections.find(writer.store, name)
             paths = writer.delete_collection()
+        self._record("collection_delete", record.name, documents=len(paths))
         folder = Path(record.docs_dir).resolve() if record.docs_dir else None
         results = []
         for path in paths:
@@ -454,6 +540,11 @@ class Library:
         """Read, embed and store the plan's files, each one's result as it is stored."""
         if plan.to_process:
             writer.apply(plan, on_file=lambda path, report: finished(_result(path, report)))
+
+
+def _statuses(results: Iterable[FileResult]) -> list[dict[str, str]]:
+    """What an audit record keeps of an ingest: each file's name and result."""
+    return [{"name": r.name, "status": r.status} for r in results]
 
 
 def _result(path: str, report: IngestReport) -> FileResult:

@@ -76,3 +76,38 @@ class DocumentRecord:
     chunk_count: int
     ingested_at: str
     collection: str = "default"  # the name of the collection it belongs to
+
+
+# Roles, from most to least allowed (see rag.users).
+ADMIN, EDITOR, READER = "admin", "editor", "reader"
+ROLES = (ADMIN, EDITOR, READER)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one caller may read and change, by collection id.
+
+    Built by rag.users for a signed-in person or an API key; taken by the retriever, the
+    assistant and the library, which filter by it where they read. `readable` and
+    `writable` of None mean every collection (an admin, or the operator at the machine
+    running a command line without a user).
+    """
+
+    user: str = ""  # "" for the operator at the machine
+    role: str = ADMIN
+    readable: frozenset[int] | None = None
+    writable: frozenset[int] | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    def can_read(self, collection_id: int) -> bool:
+        return self.readable is None or collection_id in self.readable
+
+    def can_write(self, collection_id: int) -> bool:
+        return self.writable is None or collection_id in self.writable
+
+
+# The operator at the machine: a command line run without a user, the tests.
+EVERYTHING = Access()

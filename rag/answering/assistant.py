@@ -37,6 +37,7 @@ from rag.llm import make_generator
 from rag.llm.base import Generator, Message, count_prompt_tokens
 from rag.search.retriever import CollectionChoice, QuestionWeights, Retriever
 from rag.text.lexical import content_word_stems, guess_language, text_stems
+from rag.types import EVERYTHING, Access
 
 NOT_FOUND = {
     "en": "Not found in your documents: none of them says enough about this question. "
@@ -261,9 +262,10 @@ class Assistant:
         dense_weight: float | None = None,
         source: str | None = None,
         collection: CollectionChoice = None,
+        access: Access = EVERYTHING,
     ) -> AnswerStream:
         """Answer from the collection named `collection` (a list of names: from those;
-        None: from every collection) of the index."""
+        None: from every collection) of the index, of those `access` may read."""
         started = time.perf_counter()
         if not isinstance(question, str) or not question.strip():
             raise ConfigError("the question is empty: type a question about your documents")
@@ -278,6 +280,7 @@ class Assistant:
             source=source,
             dense_weight=dense_weight,
             collection=collection,
+            access=access,
         )
         merged = merge_neighbours(hits)
         # The question's words and their IDF: read once, for the signals and the evidence.

@@ -17,6 +17,7 @@ from pathlib import Path
 from rag.config import new_collection_docs_dir
 from rag.errors import ConfigError
 from rag.index.store import DEFAULT_COLLECTION, DEFAULT_COLLECTION_ID, CollectionRecord, Store
+from rag.types import EVERYTHING, Access
 
 MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 500
@@ -52,16 +53,32 @@ def check_description(description: object) -> str:
     return text
 
 
-def find(store: Store, name: str) -> CollectionRecord:
-    """The collection of this name, or CollectionNotFoundError listing the others."""
+def visible(store: Store, access: Access = EVERYTHING) -> list[CollectionRecord]:
+    """The collections `access` may read, the default first."""
+    return [c for c in store.collections() if access.can_read(c.id)]
+
+
+def find(store: Store, name: str, access: Access = EVERYTHING) -> CollectionRecord:
+    """The collection of this name, or CollectionNotFoundError listing the others the
+    caller may read. A collection the caller may not read is "not found" in the same
+    words, so the error says nothing about what else exists."""
     found = store.collection(name) if isinstance(name, str) else None
-    if found is None:
-        names = ", ".join(c.name for c in store.collections())
-        raise CollectionNotFoundError(
+    if found is None or not access.can_read(found.id):
+        raise not_found(store, name, access)
+    return found
+
+
+def not_found(store: Store, name: object, access: Access) -> CollectionNotFoundError:
+    names = ", ".join(c.name for c in visible(store, access)) or "none"
+    if access.readable is None:
+        return CollectionNotFoundError(
             f"there is no collection named {name!r} in this index (it has: {names}); "
             "create it with `python -m rag.collections create NAME` or pick one of these"
         )
-    return found
+    return CollectionNotFoundError(
+        f"there is no collection named {name!r} that you can read (you can read: {names}); "
+        "an admin grants collections with `python -m rag.users grant`"
+    )
 
 
 def create(store: Store, name: str, index_dir: Path, description: str = "") -> CollectionRecord:
@@ -98,22 +115,28 @@ def describe_as(store: Store, name: str, description: str) -> CollectionRecord:
     return find(store, name)
 
 
-def resolve(store: Store, choice: CollectionChoice) -> list[int] | None:
-    """The ids of the collections named (None: every collection, no filter needed).
+def resolve(
+    store: Store, choice: CollectionChoice, access: Access = EVERYTHING
+) -> list[int] | None:
+    """The ids of the collections named that `access` may read (None: every collection,
+    no filter needed; [] for a caller granted none, who finds nothing).
 
     A name may be given once or several times; naming every collection is the same as
-    naming none, so such a search pays for no filter.
+    naming none, so such a search pays for no filter. A name the caller may not read is
+    refused exactly like a name that does not exist.
     """
-    if choice is None:
+    if choice is None and access.readable is None:
         return None
+    every = store.collections()
+    readable = {c.name.lower(): c.id for c in every if access.can_read(c.id)}
+    if choice is None:
+        return sorted(readable.values())
     names = [choice] if isinstance(choice, str) else list(choice)
     if not names:
         raise ConfigError("no collection given: name at least one, or none for all")
-    every = store.collections()
-    by_name = {c.name.lower(): c.id for c in every}
     ids = set()
     for name in names:
-        if not isinstance(name, str) or name.lower() not in by_name:
-            find(store, name)  # raises, listing the collections there are
-        ids.add(by_name[name.lower()])
+        if not isinstance(name, str) or name.lower() not in readable:
+            raise not_found(store, name, access)
+        ids.add(readable[name.lower()])
     return None if len(ids) == len(every) else sorted(ids)

@@ -181,6 +181,7 @@ def _bring_up_to_date(
         ]
         label = phase if len(live_collections) == 1 else f"{phase} of {record.name}"
         report.merge(writer.apply(plan, progress(label, plan) if progress else None))
+    writer.store.reserve_collection_ids(_last_collection_id(live))
     kept = {record.name.lower() for record in live_collections}
     for record in writer.store.collections():  # deleted from the live index meanwhile
         if record.name.lower() not in kept:
@@ -194,6 +195,14 @@ def _contents(folder: Path) -> tuple[list[CollectionRecord], list[DocumentRecord
     store = Store(folder)
     try:
         return store.collections(), store.documents()
+    finally:
+        store.close()
+
+
+def _last_collection_id(folder: Path) -> int:
+    store = Store(folder)
+    try:
+        return store.last_collection_id()
     finally:
         store.close()
 

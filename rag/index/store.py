@@ -358,6 +358,24 @@ class Store:
                 "UPDATE collections SET description = ? WHERE id = ?", (description, collection)
             )
 
+    def last_collection_id(self) -> int:
+        """The highest collection id ever given out here (deleted ones too)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'collections'"
+            ).fetchone()
+        return row[0] if row else DEFAULT_COLLECTION_ID
+
+    def reserve_collection_ids(self, up_to: int) -> None:
+        """Never give out collection ids up to `up_to`: a rebuilt index keeps its old
+        index's ids, deleted ones included, since access grants (rag.users) name
+        collections by id and must never come to name a new collection."""
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'collections'",
+                (up_to,),
+            )
+
     def delete_collection(self, collection: int) -> None:
         """Drop an empty collection (its documents are removed first, with their vectors,
         by the caller). Inside a transaction."""

@@ -31,7 +31,7 @@ from rag.text.embedding import (
     make_embedder,
 )
 from rag.text.lexical import fts_match, guess_language, query_word_stems
-from rag.types import Hit
+from rag.types import EVERYTHING, Access, Hit
 
 # The dense weight that did best on the shared evaluation sets for each bundled
 # embedder (hit@1, all four sets; the README has the sweep). multilingual-e5's cosines
@@ -140,10 +140,10 @@ class Retriever:
         self._generation = self._generation_of(store)
         self._seen_version = None
 
-    def collections(self) -> list[CollectionRecord]:
-        """The index's collections, with their document and passage counts."""
+    def collections(self, access: Access = EVERYTHING) -> list[CollectionRecord]:
+        """The collections `access` may read, with their document and passage counts."""
         self.refresh()
-        return self.store.collections()
+        return collections.visible(self.store, access)
 
     def _vector_filter(
         self, collection_ids: list[int] | None, source: str | None
@@ -184,11 +184,13 @@ class Retriever:
         source: str | None = None,
         dense_weight: float | None = None,
         collection: CollectionChoice = None,
+        access: Access = EVERYTHING,
     ) -> list[Hit]:
-        """The k best passages for `query`, best first.
+        """The k best passages for `query`, best first, from collections `access` may read.
 
         `collection` is the name of the collection to search, or a list of names (None:
-        every collection). `source` keeps only files whose path or name matches a glob
+        every collection the caller may read; naming one it may not read is refused as
+        if it did not exist). `source` keeps only files whose path or name matches a glob
         ('*.pdf', '*/policies/*'). `dense_weight` (0 to 1) overrides the settings for
         this call: 0 is lexical search only, 1 dense only.
         """
@@ -202,7 +204,9 @@ class Retriever:
         if not 0.0 <= weight <= 1.0:
             raise ConfigError(f"dense_weight must be between 0 and 1, got {weight}")
         self.refresh()
-        collection_ids = collections.resolve(self.store, collection)
+        collection_ids = collections.resolve(self.store, collection, access)
+        if collection_ids == []:  # granted no collection: there is nothing to find
+            return []
         depth = max(self.settings.candidates, k)
         match = fts_match(query)
 
