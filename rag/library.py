@@ -9,6 +9,7 @@ the user interface.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import threading
@@ -202,7 +203,8 @@ class Library:
 
     def as_caller(self, access: Access, audit: AuditLog | None = None) -> Library:
         """The same index, models, limits and collection, seen as `access` allows."""
-        library = self.in_collection(self.collection)
+        # A shallow copy: the same open database connection, not another one per caller.
+        library = copy.copy(self)
         library.access, library.audit = access, audit
         return library
 
@@ -253,7 +255,7 @@ class Library:
         if self.audit is not None:
             self.audit.record(self.access.user, action, collection or self.collection, **detail)
 
-    def _check_writable(self) -> None:
+    def check_writable(self) -> None:
         """AccessDeniedError unless the caller may change this collection's documents;
         a collection it may not read is "not found", as if it did not exist. Only an
         admin may bring a new collection into being by ingesting into it."""
@@ -300,7 +302,9 @@ class Library:
         doc = self.document(doc_id)
         path = Path(doc.path) if doc is not None else None
         if path is None or not path.is_file():
-            raise RagError(f"no document {doc_id} with a file in the collection {self.collection!r}")
+            raise RagError(
+                f"no document {doc_id} with a file in the collection {self.collection!r}"
+            )
         self._record("download", name=path.name, document=doc_id)
         return path
 
@@ -360,7 +364,7 @@ class Library:
 
     def save_upload(self, name: str, data: bytes) -> Path:
         """Write an upload into the documents folder (replacing a file of the same name)."""
-        self._check_writable()
+        self.check_writable()
         safe = self.check_upload(name, len(data))
         folder = self.docs_dir.resolve()
         folder.mkdir(parents=True, exist_ok=True)
@@ -390,7 +394,7 @@ class Library:
 
         A path that no longer exists but is in the index is removed from it.
         """
-        self._check_writable()
+        self.check_writable()
         paths = list(dict.fromkeys(Path(p).absolute() for p in paths))
         results: list[FileResult | None] = [None] * len(paths)
         position: dict[str, int] = {}  # a file to read -> its place among `paths`
@@ -420,7 +424,7 @@ class Library:
     ) -> list[FileResult]:
         """Bring the index up to date with a folder: new and changed files are read,
         files gone from it are dropped. Unsupported files are listed as skipped."""
-        self._check_writable()
+        self.check_writable()
         with self._writer() as writer:
             plan = writer.plan([Path(folder)])
             results = [FileResult(p, "removed", "no longer in the folder") for p in plan.remove]
@@ -442,7 +446,7 @@ class Library:
     def delete(self, path: str | Path) -> FileResult:
         """Drop a document from the index; delete its file if it is in the managed folder."""
         path = str(path)
-        self._check_writable()
+        self.check_writable()
         with self._writer(create=False) as writer:
             known = writer.remove(path)
         detail = ""

@@ -33,6 +33,7 @@ class Job:
     error: str = ""
     created_at: str = field(default_factory=_now)
     finished_at: str = ""
+    owner: str = ""  # who started it: only they (or an admin) may follow it
 
     def as_dict(self) -> dict:
         return {
@@ -60,8 +61,8 @@ class Jobs:
         self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-ingest")
 
-    def start(self, collection: str, what: str, total: int, work: Work) -> Job:
-        job = Job(uuid.uuid4().hex, collection, what, total=total)
+    def start(self, collection: str, what: str, total: int, work: Work, owner: str = "") -> Job:
+        job = Job(uuid.uuid4().hex, collection, what, total=total, owner=owner)
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > KEPT_JOBS:

@@ -1,9 +1,10 @@
 """The HTTP API: REST under /api, OpenAI-compatible chat under /v1, OpenAPI at /docs.
 
 Everything goes through the same Library, Retriever and Assistant as the app and the
-command lines. Requests carry `Authorization: Bearer <key>` when keys are required (see
-rag.api.keys); each client (key, or address without one) has a request rate, and
-answers wait in one bounded queue in front of the model.
+command lines. Every request but /api/health carries `Authorization: Bearer <key>`: a
+key belongs to a person (rag.users.keys) and acts with their role and collections, which
+the library and the retriever enforce. Each key has a request rate, and answers wait in
+one bounded queue in front of the model.
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from rag.answering.assistant import Assistant
-from rag.api import keys, openai_chat
+from rag.api import openai_chat
 from rag.api.jobs import Jobs
 from rag.api.limits import AnswerQueue, Busy, RateLimiter, Ticket
-from rag.errors import IndexNotFoundError, RagError
+from rag.errors import AccessDeniedError, IndexNotFoundError, RagError
 from rag.index import collections
 from rag.index.collections import CollectionNotFoundError
 from rag.library import Library, UploadError, format_size
-from rag.types import DocumentRecord
+from rag.types import Access, DocumentRecord
+from rag.users import Accounts, keys
 
 MAX_QUESTION_CHARS = 2000
 MAX_FILES_PER_UPLOAD = 20
@@ -37,7 +39,6 @@ MAX_FILES_PER_UPLOAD = 20
 
 @dataclass(frozen=True)
 class ServerSettings:
-    require_keys: bool = False  # even on loopback (always, when any key exists)
     requests_per_minute: float = 120.0
     queue_waiting: int = 8  # answers queued behind the one being written
 
@@ -102,13 +103,20 @@ def document_dict(doc: DocumentRecord, library: Library) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Caller:
+    key: str  # the API key's name
+    access: Access
+
+
 def create_app(
     assistant: Assistant,
     library: Library,
+    accounts: Accounts,
     settings: ServerSettings | None = None,
 ) -> FastAPI:
     """The API over `library`'s index, answering with `assistant` (whose retriever reads
-    the same index)."""
+    the same index), for the people of `accounts`."""
     settings = settings or ServerSettings()
     jobs = Jobs()
     queue = AnswerQueue(settings.queue_waiting)
@@ -148,6 +156,8 @@ def create_app(
     @app.exception_handler(RagError)
     def rag_error(request: Request, exc: RagError):
         status = 404 if isinstance(exc, CollectionNotFoundError | IndexNotFoundError) else 400
+        if isinstance(exc, AccessDeniedError):
+            status = 403
         return JSONResponse(error_body(str(exc)), status_code=status)
 
     @app.exception_handler(Busy)
@@ -174,40 +184,38 @@ def create_app(
 
     # -- who is asking ------------------------------------------------------------------
 
-    def caller(request: Request) -> str:
-        """The name of the key presented (or the client's address, where none is
-        needed); 401 when a key is needed and not given. Rate-limited per caller."""
+    def caller(request: Request) -> Caller:
+        """The person behind the key presented, with their access; 401 without a live
+        key. Rate-limited per key."""
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        store = library.store()
-        name = keys.owner(store, token) if token and store else None
-        # Once a key was ever made, every request needs one: revoking the last key
-        # does not open the API again.
-        if name is None and (settings.require_keys or (store and store.api_key_count())):
+        found = keys.owner(accounts, token) if token else None
+        if found is None:
             raise HTTPException(
                 401,
-                "a valid API key is needed: send 'Authorization: Bearer <key>' "
-                "(keys are made with `python -m rag.serve keys create NAME`)",
+                "a valid API key is needed: send 'Authorization: Bearer <key>' (an admin "
+                "makes keys with `python -m rag.serve keys create NAME --user USER`)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        who = f"key:{name}" if name else f"address:{request.client.host if request.client else '?'}"
-        limiter.check(who)
-        return who
+        key_name, user = found
+        limiter.check(f"key:{key_name}")
+        return Caller(key_name, accounts.access_for(user))
 
-    by_collection: dict[str, Library] = {}  # one library (one connection) per collection
+    def library_as(who: Caller) -> Library:
+        return library.as_caller(who.access, accounts.audit)
 
-    def library_for(collection: str) -> Library:
+    def library_for(collection: str, who: Caller) -> Library:
+        """The collection's library as the caller sees it; 404 for a collection that does
+        not exist or that the caller may not read, in the same words."""
         store = library.store()
         if store is None:
             raise IndexNotFoundError(f"there is no index at {library.index_dir} yet")
-        name = collections.find(store, collection).name
-        if name not in by_collection:
-            by_collection[name] = library.in_collection(name)
-        return by_collection[name]
+        name = collections.find(store, collection, who.access).name
+        return library.in_collection(name).as_caller(who.access, accounts.audit)
 
-    def document_in(collection: str, doc_id: int) -> tuple[Library, DocumentRecord]:
-        scoped = library_for(collection)
-        doc = next((d for d in scoped.documents() if d.id == doc_id), None)
+    def document_in(collection: str, doc_id: int, who: Caller) -> tuple[Library, DocumentRecord]:
+        scoped = library_for(collection, who)
+        doc = scoped.document(doc_id)
         if doc is None:
             raise HTTPException(404, f"no document {doc_id} in the collection {collection!r}")
         return scoped, doc
@@ -221,45 +229,56 @@ def create_app(
     # -- collections --------------------------------------------------------------------
 
     @app.get("/api/collections")
-    def list_collections(who: str = Depends(caller)) -> dict:
-        return {"collections": [_collection_dict(c) for c in library.collections()]}
+    def list_collections(who: Caller = Depends(caller)) -> dict:
+        return {"collections": [_collection_dict(c) for c in library_as(who).collections()]}
 
     @app.post("/api/collections", status_code=201)
-    def create_collection(body: CollectionCreate, who: str = Depends(caller)) -> dict:
-        return _collection_dict(library.create_collection(body.name, body.description))
+    def create_collection(body: CollectionCreate, who: Caller = Depends(caller)) -> dict:
+        return _collection_dict(library_as(who).create_collection(body.name, body.description))
 
     @app.patch("/api/collections/{name}")
-    def change_collection(name: str, body: CollectionChange, who: str = Depends(caller)):
-        record = None
+    def change_collection(name: str, body: CollectionChange, who: Caller = Depends(caller)):
+        record, managed = None, library_as(who)
         if body.description is not None:
-            record = library.describe_collection(name, body.description)
+            record = managed.describe_collection(name, body.description)
         if body.name is not None:
-            record = library.rename_collection(name, body.name)
+            record = managed.rename_collection(name, body.name)
         if record is None:
             raise HTTPException(422, "give a new name, a description, or both")
         return _collection_dict(record)
 
     @app.delete("/api/collections/{name}")
-    def delete_collection(name: str, who: str = Depends(caller)) -> dict:
-        return {"removed": [asdict(r) for r in library.delete_collection(name)]}
+    def delete_collection(name: str, who: Caller = Depends(caller)) -> dict:
+        return {"removed": [asdict(r) for r in library_as(who).delete_collection(name)]}
 
     # -- documents ----------------------------------------------------------------------
 
     @app.get("/api/collections/{name}/documents")
-    def list_documents(name: str, who: str = Depends(caller)) -> dict:
-        scoped = library_for(name)
+    def list_documents(name: str, who: Caller = Depends(caller)) -> dict:
+        scoped = library_for(name, who)
         return {"documents": [document_dict(d, scoped) for d in scoped.documents()]}
 
     @app.get("/api/collections/{name}/documents/{doc_id}")
-    def get_document(name: str, doc_id: int, who: str = Depends(caller)) -> dict:
-        scoped, doc = document_in(name, doc_id)
+    def get_document(name: str, doc_id: int, who: Caller = Depends(caller)) -> dict:
+        scoped, doc = document_in(name, doc_id, who)
         return document_dict(doc, scoped)
+
+    @app.get("/api/collections/{name}/documents/{doc_id}/file")
+    def download(name: str, doc_id: int, who: Caller = Depends(caller)):
+        path = library_for(name, who).document_file(doc_id)
+        # Sent as a download, never as a page: an uploaded HTML file must not run here.
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            filename=path.name,
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
 
     @app.post("/api/collections/{name}/documents", status_code=202)
     def upload(
-        name: str, files: Annotated[list[UploadFile], File()], who: str = Depends(caller)
+        name: str, files: Annotated[list[UploadFile], File()], who: Caller = Depends(caller)
     ) -> dict:
-        scoped = library_for(name)
+        scoped = library_for(name, who)
         limit = scoped.max_upload_bytes
         if len(files) > MAX_FILES_PER_UPLOAD:
             raise HTTPException(413, f"at most {MAX_FILES_PER_UPLOAD} files per upload")
@@ -283,28 +302,33 @@ def create_app(
             f"upload of {len(paths)} file(s)",
             len(paths),
             lambda progress: scoped.ingest_files(paths, progress),
+            owner=who.access.user,
         )
         return {"job": job.as_dict()}
 
     @app.post("/api/collections/{name}/documents/{doc_id}/reingest", status_code=202)
-    def reingest(name: str, doc_id: int, who: str = Depends(caller)) -> dict:
-        scoped, doc = document_in(name, doc_id)
+    def reingest(name: str, doc_id: int, who: Caller = Depends(caller)) -> dict:
+        scoped, doc = document_in(name, doc_id, who)
+        scoped.check_writable()  # refused now, not later inside the job
         job = jobs.start(
             scoped.collection,
             f"re-ingest of {Path(doc.path).name}",
             1,
             lambda progress: scoped.ingest_files([doc.path], progress, force=True),
+            owner=who.access.user,
         )
         return {"job": job.as_dict()}
 
     @app.delete("/api/collections/{name}/documents/{doc_id}")
-    def delete_document(name: str, doc_id: int, who: str = Depends(caller)) -> dict:
-        scoped, doc = document_in(name, doc_id)
+    def delete_document(name: str, doc_id: int, who: Caller = Depends(caller)) -> dict:
+        scoped, doc = document_in(name, doc_id, who)
         return asdict(scoped.delete(doc.path))
 
     @app.get("/api/jobs/{job_id}")
-    def job_status(job_id: str, who: str = Depends(caller)) -> dict:
+    def job_status(job_id: str, who: Caller = Depends(caller)) -> dict:
         job = jobs.get(job_id)
+        if job is not None and job.owner != who.access.user and not who.access.is_admin:
+            job = None  # someone else's: as if there were none
         if job is None:
             raise HTTPException(404, f"no ingest job {job_id!r} (finished jobs are kept a while)")
         return job.as_dict()
@@ -312,21 +336,27 @@ def create_app(
     # -- search and answers -------------------------------------------------------------
 
     @app.post("/api/search")
-    def search(body: SearchRequest, who: str = Depends(caller)) -> dict:
+    def search(body: SearchRequest, who: Caller = Depends(caller)) -> dict:
         hits = assistant.retriever.search(
-            body.query, k=body.k, source=body.source, collection=body.collections
+            body.query,
+            k=body.k,
+            source=body.source,
+            collection=body.collections,
+            access=who.access,
         )
         return {"hits": [h.as_dict() for h in hits]}
 
     @app.post("/api/answers")
-    def answers(body: AnswerRequest, who: str = Depends(caller)):
+    def answers(body: AnswerRequest, who: Caller = Depends(caller)):
         options = {
             "k": body.k,
             "temperature": body.temperature,
             "max_tokens": body.max_tokens,
             "source": body.source,
             "collection": body.collections,
+            "access": who.access,
         }
+        accounts.audit.question(who.access.user, body.question, body.collections)
         history = [m.model_dump() for m in body.history]
         ticket = queue.reserve()
         if not body.stream:
@@ -350,8 +380,8 @@ def create_app(
     # -- OpenAI-compatible --------------------------------------------------------------
 
     @app.get("/v1/models")
-    def models(who: str = Depends(caller)) -> dict:
-        names = [c.name for c in library.collections()]
+    def models(who: Caller = Depends(caller)) -> dict:
+        names = [c.name for c in library_as(who).collections()]
         return {
             "object": "list",
             "data": [
@@ -361,7 +391,7 @@ def create_app(
         }
 
     @app.post("/v1/chat/completions")
-    def chat_completions(body: openai_chat.ChatRequest, who: str = Depends(caller)):
+    def chat_completions(body: openai_chat.ChatRequest, who: Caller = Depends(caller)):
         try:
             collection = openai_chat.collection_of(body.model)
         except ValueError:
@@ -374,7 +404,7 @@ def create_app(
                 status_code=404,
             )
         if collection is not None:
-            library_for(collection)  # 404 for an unknown collection, before any work
+            library_for(collection, who)  # 404 for a collection unknown to the caller
         try:
             question, history = openai_chat.question_and_history(body)
         except ValueError as exc:
@@ -383,7 +413,9 @@ def create_app(
             "temperature": body.temperature,
             "max_tokens": body.max_completion_tokens or body.max_tokens,
             "collection": collection,
+            "access": who.access,
         }
+        accounts.audit.question(who.access.user, question, collection)
         ticket = queue.reserve()
         if not body.stream:
             with ticket:

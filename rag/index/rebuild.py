@@ -105,11 +105,6 @@ def rebuild(
             catch_up, missing = _bring_up_to_date(
                 writer, index_dir, live, paths, collection, "catch-up", progress
             )
-            live_store = Store(live)
-            try:
-                writer.store.copy_api_keys(live_store)  # under the lock: none made meanwhile
-            finally:
-                live_store.close()
         if _document_count(target) == 0 and _document_count(live):
             raise IndexNotFoundError(
                 f"the rebuild of {index_dir} read none of its documents (see the failures "

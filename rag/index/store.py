@@ -74,8 +74,8 @@ _SCHEMA = [
     # Milvus server), so two indexes never mistake each other's vectors for their own.
     "CREATE TABLE IF NOT EXISTS index_facts (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "INSERT OR IGNORE INTO index_facts (key, value) VALUES ('uid', lower(hex(randomblob(8))))",
-    # Keys for the HTTP API (rag.api.keys): only a SHA-256 of each is kept, and the first
-    # characters to tell them apart in a list. A revoked key stays, so its name is known.
+    # Keys for the HTTP API made before keys belonged to people: no longer honoured (they
+    # live in rag.users now), only counted, so the server can say they stopped working.
     """CREATE TABLE IF NOT EXISTS api_keys (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         name TEXT NOT NULL UNIQUE,
@@ -382,54 +382,6 @@ class Store:
         self._conn.execute("DELETE FROM collections WHERE id = ?", (collection,))
 
     # -- API keys -----------------------------------------------------------------------
-
-    def add_api_key(self, name: str, digest: str, prefix: str) -> None:
-        try:
-            with self.transaction():
-                self._conn.execute(
-                    "INSERT INTO api_keys (name, digest, prefix, created_at) VALUES (?, ?, ?, ?)",
-                    (name, digest, prefix, _now()),
-                )
-        except sqlite3.IntegrityError:
-            raise ConfigError(f"an API key named {name!r} already exists") from None
-
-    def api_keys(self) -> list[dict]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT name, prefix, created_at, revoked_at FROM api_keys ORDER BY id"
-            ).fetchall()
-        keys = ("name", "prefix", "created_at", "revoked_at")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
-    def revoke_api_key(self, name: str) -> bool:
-        """Whether a live key of that name was revoked."""
-        with self.transaction():
-            cur = self._conn.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                (_now(), name),
-            )
-        return cur.rowcount == 1
-
-    def api_key_named(self, digest: str) -> str | None:
-        """The name of the live key with this digest, or None."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT name FROM api_keys WHERE digest = ? AND revoked_at IS NULL", (digest,)
-            ).fetchone()
-        return row[0] if row else None
-
-    def copy_api_keys(self, other: Store) -> None:
-        """Take another database's API keys (a rebuild's new data keeps the old keys)."""
-        with other._lock:
-            rows = other._conn.execute(
-                "SELECT name, digest, prefix, created_at, revoked_at FROM api_keys"
-            ).fetchall()
-        with self.transaction():
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO api_keys (name, digest, prefix, created_at, revoked_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
 
     def api_key_count(self, live_only: bool = False) -> int:
         query = "SELECT count(*) FROM api_keys" + (" WHERE revoked_at IS NULL" if live_only else "")
