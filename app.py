@@ -10,6 +10,8 @@ only tags are this file's own), or through elements that render plain text (tabl
 from __future__ import annotations
 
 import html
+import io
+import json
 import math
 import re
 import threading
@@ -40,6 +42,8 @@ from rag.library import (
 from rag.llm import Generator, make_generator
 from rag.text.embedding import BUNDLED_EMBEDDER_ID, Embedder, make_embedder
 from rag.text.lexical import highlight_spans
+from rag.types import ADMIN, EVERYTHING, ROLES, Access
+from rag.users import Accounts, SignInError, User
 
 SAMPLE_DOCS = Path(__file__).resolve().parent / "sample_docs"
 REDRAW_SECONDS = 0.15  # how often a streamed answer is redrawn
@@ -139,7 +143,9 @@ def load_library(index_dir: str, docs_dir: str, embedder_spec: str, collection: 
 
 
 def library_of(config: Config, collection: str = DEFAULT_COLLECTION) -> Library:
-    return load_library(config.index_dir, config.docs_dir, config.embedder, collection)
+    """The collection's documents as the signed-in person may see and change them."""
+    library = load_library(config.index_dir, config.docs_dir, config.embedder, collection)
+    return library.as_caller(CALLER.access, CALLER.accounts.audit)
 
 
 def collection_names(config: Config) -> list[str]:
@@ -159,10 +165,130 @@ def chosen_collection(config: Config) -> str:
             key="collection",
             help="Each collection has its own documents; manage them on the Collections page.",
         )
-        if st.button("Manage collections", icon=":material/folder_copy:"):
+        if CALLER.access.is_admin and st.button(
+            "Manage collections", icon=":material/folder_copy:"
+        ):
             st.switch_page(collections)
     st.session_state["saved-collection"] = name
     return name
+
+
+# -- people -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who this run of the page is for."""
+
+    accounts: Accounts
+    user: User | None = None
+    access: Access = EVERYTHING
+
+
+@st.cache_resource(show_spinner=False)
+def load_accounts(index_dir: str) -> Accounts:
+    """The index's people; on a first start, the admin, whose password is printed once
+    in the terminal that started the app."""
+    accounts = Accounts(index_dir)
+    made = accounts.ensure_first_admin()
+    if made is not None:
+        name, one_time = made
+        how = (
+            f"one-time password: {one_time}  (you choose your own after signing in)"
+            if one_time
+            else "password: the one in RAG_ADMIN_PASSWORD"
+        )
+        print(f"\nragdesk first start: sign in as {name!r} with the {how}\n", flush=True)
+    return accounts
+
+
+def oidc_configured() -> bool:
+    """Whether `.streamlit/secrets.toml` has an [auth] section for st.login."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, RuntimeError):  # no secrets file at all
+        return False
+    except Exception:  # noqa: BLE001 - a malformed secrets file: password sign-in still works
+        return False
+
+
+def signed_in_user(accounts: Accounts) -> User | None:
+    """The person of this browser session, if signed in and still allowed in."""
+    token = st.session_state.get("session_token")
+    user = accounts.session_user(token)
+    if user is None and token:
+        st.session_state.pop("session_token", None)
+        st.session_state["signed_out_because"] = (
+            "Your session ended (it expired, or your account changed). Sign in again."
+        )
+    if user is None and oidc_configured() and getattr(st.user, "is_logged_in", False):
+        email = st.user.get("email") or ""
+        made = accounts.sign_in_verified(email, "oidc")
+        if made is None:
+            st.error(
+                md_escape(
+                    f"{email} has no account here yet: an admin adds it with "
+                    f"python -m rag.users add {email} --sso --role reader"
+                )
+            )
+            st.button("Sign out of the identity provider", on_click=st.logout)
+            st.stop()
+        user, st.session_state["session_token"] = made
+    return user
+
+
+def sign_in_page(accounts: Accounts) -> None:
+    st.title("Sign in to ragdesk")
+    reason = st.session_state.pop("signed_out_because", None)
+    if reason:
+        st.info(reason)
+    with st.form("sign_in"):
+        name = st.text_input("Name", max_chars=128)
+        password = st.text_input("Password", type="password", max_chars=256)
+        if st.form_submit_button("Sign in", type="primary"):
+            try:
+                _, st.session_state["session_token"] = accounts.sign_in(name, password)
+            except SignInError as exc:
+                st.error(md_escape(str(exc)))
+            else:
+                st.rerun()
+    if oidc_configured():
+        st.button("Sign in with your company account", on_click=st.login)
+    st.caption(
+        "First start: sign in as admin with the one-time password printed in the terminal "
+        "that started the app (make run). Lost it? Run python -m rag.users reset admin "
+        "there. Others get their account from an admin."
+    )
+
+
+def change_password_page(accounts: Accounts, user: User) -> None:
+    st.title("Choose your password")
+    st.info("You signed in with a one-time password: choose your own to go on.")
+    with st.form("new_password"):
+        current = st.text_input("One-time password", type="password")
+        new = st.text_input("New password (at least 10 characters)", type="password")
+        again = st.text_input("New password again", type="password")
+        if st.form_submit_button("Save", type="primary"):
+            try:
+                if new != again:
+                    raise SignInError("the two new passwords differ")
+                accounts.change_own_password(user.name, current, new)
+            except RagError as exc:
+                st.error(md_escape(str(exc)))
+            else:
+                st.rerun()
+
+
+def sign_out() -> None:
+    CALLER.accounts.sign_out(st.session_state.pop("session_token", None))
+    for key in list(st.session_state):
+        del st.session_state[key]  # nothing of one person's session is left to the next
+
+
+def account_sidebar(user: User) -> None:
+    with st.sidebar:
+        st.caption(md_escape(f"Signed in as {user.name} ({user.role})"))
+        st.button("Sign out", on_click=sign_out, icon=":material/logout:")
 
 
 # -- rendering untrusted text ------------------------------------------------------------
@@ -438,12 +564,17 @@ def chat_page() -> None:
     options = answer_settings_sidebar(config, assistant.generator if assistant else None)
     if asked:
         options["collection"] = asked
+    options["access"] = CALLER.access
     with st.sidebar:
         st.caption(f"{readable} documents · {chunks} passages")
         if st.button("Manage documents", icon=":material/folder_open:"):
             st.switch_page(documents)
 
     st.title("Ask your documents")
+    if not records and CALLER.access.readable is not None:
+        st.info("No collection has been shared with you yet: ask an admin to grant you one.")
+        st.chat_input("Ask a question about your documents", disabled=True)
+        return
     if assistant is None:
         st.info(
             "No readable documents yet"
@@ -476,6 +607,9 @@ def chat_page() -> None:
         st.text(turn.question)
     with st.chat_message("assistant"):
         try:
+            CALLER.accounts.audit.question(
+                CALLER.access.user, turn.question, options.get("collection")
+            )
             turn.answer = stream_answer(assistant, turn.question, history, options)
         except RagError as exc:
             turn.error = str(exc)
@@ -612,6 +746,9 @@ def documents_table(library: Library) -> None:
     labels = {
         d.path: f"{Path(d.path).name} ({display_path(str(Path(d.path).parent))})" for d in docs
     }
+    download_section(library, docs, labels)
+    if not can_change(library):
+        return
     chosen = st.multiselect(
         "Select documents to re-ingest or delete",
         list(labels),
@@ -640,6 +777,38 @@ def documents_table(library: Library) -> None:
                 st.session_state["ingest_notice"] = ("done", summarize(results), results)
             st.session_state.pop("chosen", None)
             st.rerun()
+
+
+def can_change(library: Library) -> bool:
+    """Whether the signed-in person may change this collection's documents."""
+    record = next((c for c in library.collections() if c.name == library.collection), None)
+    if record is None:
+        return library.access.is_admin  # an admin's first ingest makes the index
+    return library.access.can_write(record.id)
+
+
+def download_section(library: Library, docs, labels: dict[str, str]) -> None:
+    by_path = {d.path: d for d in docs if d.status == "ok"}
+    if not by_path:
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    picked = left.selectbox(
+        "Download a document", list(by_path), format_func=labels.get, key="to_download"
+    )
+    try:
+        path = library.document_file(by_path[picked].id) if picked else None
+    except RagError:
+        path = None
+    if path is not None:
+        right.download_button(
+            "Download",
+            data=path.read_bytes(),
+            file_name=path.name,
+            # Always a download, never a page the browser would render.
+            mime="application/octet-stream",
+            icon=":material/download:",
+            on_click="ignore",
+        )
 
 
 def stats_section(library: Library) -> None:
@@ -686,7 +855,10 @@ def documents_page() -> None:
             show_results(results)
 
     stats = library.stats()
-    if not stats.documents:
+    writable = can_change(library)
+    if not writable:
+        st.caption("You can read and download this collection's documents; an editor changes them.")
+    if not stats.documents and writable:
         st.info(
             ("The library" if collection == DEFAULT_COLLECTION else "This collection")
             + " is empty. Upload files below, or start with the sample documents "
@@ -700,12 +872,15 @@ def documents_page() -> None:
                 lambda progress: library.ingest_folder(SAMPLE_DOCS, progress),
             )
 
-    upload_section(library)
+    if writable:
+        upload_section(library)
     if stats.documents:
         st.subheader("In the library")
         documents_table(library)
         st.subheader("Index")
         stats_section(library)
+    if not writable:
+        return
     with st.expander("Documents folder"):
         st.text(
             f"Uploads are saved in {display_path(str(library.docs_dir))}. Files copied there "
@@ -793,6 +968,140 @@ def collections_page() -> None:
             collection_action(lambda: library.delete_collection(target), f"Deleted {target}.")
 
 
+# -- people and the audit trail (admins) ---------------------------------------------------
+
+
+def people_action(work, done: str) -> None:
+    try:
+        shown = work()
+    except RagError as exc:
+        st.session_state["people_notice"] = ("error", str(exc))
+    else:
+        extra = f" One-time password, shown once: {shown}" if isinstance(shown, str) else ""
+        st.session_state["people_notice"] = ("done", done + extra)
+    st.rerun()
+
+
+def people_page() -> None:
+    config = read_config()
+    accounts, me = CALLER.accounts, CALLER.user.name
+    st.title("People")
+    notice = st.session_state.pop("people_notice", None)
+    if notice:
+        (st.error if notice[0] == "error" else st.success)(md_escape(notice[1]))
+    records = library_of(config).collections()
+    names = {c.id: c.name for c in records}
+    users = accounts.users()
+    st.dataframe(
+        [
+            {
+                "Name": u.name,
+                "Role": u.role,
+                "Collections": "all"
+                if u.role == ADMIN
+                else ", ".join(names[c] for c in u.collections if c in names) or "none",
+                "Sign-in": "password" if u.has_password else "single sign-on",
+                "Created": local_time(u.created_at),
+            }
+            for u in users
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "Admins manage people and collections; editors upload and delete documents in "
+        "their collections; readers ask and read in theirs."
+    )
+    with st.form("new_person", clear_on_submit=True):
+        st.subheader("Add a person")
+        name = st.text_input("Name (an e-mail address for single sign-on)", max_chars=128)
+        role = st.selectbox("Role", ROLES, index=2)
+        granted = st.multiselect("Collections", list(names), format_func=names.get)
+        sso = st.checkbox("Signs in through the identity provider only (no password)")
+
+        def add():
+            user, one_time = accounts.add(name, role, me, sso_only=sso)
+            for cid in granted:
+                accounts.grant(user.name, cid, names[cid], me)
+            return one_time
+
+        if st.form_submit_button("Add", type="primary"):
+            people_action(add, f"Added {name.strip()}.")
+    if not users:
+        return
+    st.subheader("Change a person")
+    target = accounts.find(st.selectbox("Person", [u.name for u in users], key="person_to_change"))
+    with st.form("change_person"):
+        new_role = st.selectbox("Role", ROLES, index=ROLES.index(target.role))
+        new_grants = st.multiselect(
+            "Collections (admins read and change all)",
+            list(names),
+            default=[c for c in target.collections if c in names],
+            format_func=names.get,
+        )
+
+        def change():
+            if new_role != target.role:
+                accounts.set_role(target.name, new_role, me)
+            for cid in set(new_grants) - set(target.collections):
+                accounts.grant(target.name, cid, names[cid], me)
+            for cid in set(target.collections) - set(new_grants):
+                accounts.revoke(target.name, cid, names.get(cid, str(cid)), me)
+
+        if st.form_submit_button("Save"):
+            people_action(change, f"Saved {target.name}.")
+    left, right, _ = st.columns([1, 1, 3])
+    if left.button("Reset password", icon=":material/key:"):
+        people_action(
+            lambda: accounts.reset_password(target.name, me),
+            f"Reset {target.name}'s password; their sessions are ended.",
+        )
+    with right.popover("Remove", icon=":material/person_remove:"):
+        st.text(f"Remove {target.name}, their sessions and API keys?")
+        if st.button("Remove", type="primary", key="confirm_remove_person"):
+            people_action(lambda: accounts.remove(target.name, me), f"Removed {target.name}.")
+
+
+def audit_page() -> None:
+    audit = CALLER.accounts.audit
+    st.title("Audit trail")
+    actions = sorted({e.action for e in audit.entries(limit=5000)})
+    left, right = st.columns(2)
+    action = left.selectbox("Action", ["(all)", *actions], key="audit_action")
+    actor = right.text_input("Who (exact name)", key="audit_actor", max_chars=128)
+    entries = audit.entries(
+        limit=500, actor=actor.strip(), action="" if action == "(all)" else action
+    )
+    st.dataframe(
+        [
+            {
+                "When": local_time(e.at),
+                "Who": e.actor,
+                "Action": e.action,
+                "Collection": e.collection,
+                "Detail": json.dumps(e.detail, ensure_ascii=False) if e.detail else "",
+            }
+            for e in entries
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        f"The newest {len(entries)} entries. Question text is kept only with "
+        "RAG_AUDIT_QUESTION_TEXT=1. The whole trail as JSON lines:"
+    )
+    out = io.StringIO()
+    audit.export_jsonl(out)
+    st.download_button(
+        "Export (JSON lines)",
+        data=out.getvalue(),
+        file_name="ragdesk-audit.jsonl",
+        mime="application/x-ndjson",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
 chat = st.Page(chat_page, title="Chat", icon=":material/chat:", default=True)
 documents = st.Page(
     documents_page, title="Documents", icon=":material/folder:", url_path="documents"
@@ -800,8 +1109,41 @@ documents = st.Page(
 collections = st.Page(
     collections_page, title="Collections", icon=":material/folder_copy:", url_path="collections"
 )
+people = st.Page(people_page, title="People", icon=":material/group:", url_path="people")
+audit_trail = st.Page(audit_page, title="Audit", icon=":material/history:", url_path="audit")
 
+
+def main() -> None:
+    global CALLER
+    accounts = load_accounts(read_config().index_dir)
+    CALLER = Caller(accounts)
+    user = signed_in_user(accounts)
+    if user is None:
+        st.navigation(
+            [st.Page(lambda: sign_in_page(accounts), title="Sign in", url_path="sign-in")]
+        ).run()
+        return
+    if user.must_change_password:
+        st.navigation(
+            [
+                st.Page(
+                    lambda: change_password_page(accounts, user),
+                    title="Password",
+                    url_path="password",
+                )
+            ]
+        ).run()
+        return
+    CALLER = Caller(accounts, user, accounts.access_for(user))
+    account_sidebar(user)
+    pages = [chat, documents]
+    if user.role == ADMIN:
+        pages += [collections, people, audit_trail]
+    st.navigation(pages).run()
+
+
+CALLER: Caller  # set by main() for this run of the page
 try:
-    st.navigation([chat, documents, collections]).run()
+    main()
 except RagError as exc:  # a bad setting, or an index built with another embedder
     st.error(md_escape(str(exc)))

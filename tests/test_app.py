@@ -10,6 +10,7 @@ from rag import ingest_paths
 from rag.answering.assistant import Assistant
 from rag.llm.fake import EchoGenerator
 
+ADMIN_PASSWORD = "correct horse battery"
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 EVIL = (
     "# Evil\n\nClick <script>alert('x')</script> and ![img](http://example.com/x.png) "
@@ -31,13 +32,25 @@ def app_env(monkeypatch, tmp_path, docs, index_dir, embedder):
     monkeypatch.setenv("RAG_DOCS_DIR", str(tmp_path / "managed"))
     monkeypatch.setenv("RAG_EMBEDDER", "hash")
     monkeypatch.setenv("RAG_LLM_MODEL", "echo")
+    monkeypatch.setenv("RAG_ADMIN_PASSWORD", ADMIN_PASSWORD)
     return docs
 
 
-def start() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Name"].input(name)
+    inputs["Password"].input(password)
+    next(b for b in at.button if b.label == "Sign in").click().run()
     assert not at.exception, at.exception
     return at
+
+
+def start(name: str = "admin", password: str | None = None) -> AppTest:
+    """The app, signed in (as the first admin unless told otherwise)."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Sign in to ragdesk"
+    return sign_in(at, name, password or ADMIN_PASSWORD)
 
 
 def ask(at: AppTest, question: str) -> AppTest:
@@ -161,8 +174,7 @@ def test_upload_stores_safe_names_refuses_bad_files_and_answers_from_them(
     assert len(at.file_uploader) == 1 and not at.file_uploader[0].value  # cleared
 
     # The chat page finds the new document at once.
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at = ask(at, "zeppelin lamp")
+    at = ask(start(), "zeppelin lamp")
     assert any("escape.md" in c for c in cards(at))
 
 
@@ -212,6 +224,7 @@ def test_an_empty_index_shows_how_to_start_and_loads_the_sample_documents(monkey
     monkeypatch.setenv("RAG_DOCS_DIR", str(tmp_path / "managed"))
     monkeypatch.setenv("RAG_EMBEDDER", "hash")
     monkeypatch.setenv("RAG_LLM_MODEL", "echo")
+    monkeypatch.setenv("RAG_ADMIN_PASSWORD", ADMIN_PASSWORD)
     at = start()
     assert any("No readable documents yet" in i.value for i in at.info)
     assert at.chat_input[0].disabled
@@ -248,7 +261,9 @@ def test_sidebar_settings_reach_the_assistant(app_env, monkeypatch):
     at.slider(key="temperature").set_value(0.5)
     at.slider(key="max_tokens").set_value(128)
     ask(at, "How long is the warranty for a lamp?")
+    access = seen[0].pop("access")
     assert seen == [{"k": 3, "dense_weight": 0.3, "temperature": 0.5, "max_tokens": 128}]
+    assert access.user == "admin" and access.readable is None
     assert len(cards(at)) <= 3
     info = at.sidebar.expander[0].text[0].value
     assert "Answer model: echo" in info and "Context: 2048 tokens" in info

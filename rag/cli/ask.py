@@ -14,7 +14,14 @@ import sys
 import textwrap
 
 from rag.answering.assistant import AnswerSettings, default_assistant
-from rag.cli.common import EXIT_OK, add_collection_argument, display_path, run
+from rag.cli.common import (
+    EXIT_OK,
+    access_of,
+    add_collection_argument,
+    add_user_argument,
+    display_path,
+    run,
+)
 from rag.config import default_index_dir
 
 
@@ -28,14 +35,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--source", default=None, help="only files matching this glob, e.g. '*.pdf'")
     add_collection_argument(p)
+    add_user_argument(p)
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
     return p
 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    access = access_of(args.index, args.user)
     stream = default_assistant(args.index).stream(
-        args.question, k=args.k, source=args.source, collection=args.collection
+        args.question, k=args.k, source=args.source, collection=args.collection, access=access
     )
     if args.json:
         print(json.dumps(stream.answer.as_dict(), indent=2, ensure_ascii=False))

@@ -26,6 +26,32 @@ def add_collection_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_user_argument(parser: argparse.ArgumentParser) -> None:
+    """`--user NAME` (or RAG_USER): see only what that person may (rag.users)."""
+    parser.add_argument(
+        "--user",
+        default=os.environ.get("RAG_USER") or None,
+        metavar="NAME",
+        help="search as this person, within their collections ($RAG_USER; default: "
+        "the operator at this machine, who sees every collection)",
+    )
+
+
+def access_of(index_dir, user: str | None):
+    """The Access of `--user` (everything, without one)."""
+    from rag.config import default_index_dir
+    from rag.types import EVERYTHING
+    from rag.users import Accounts
+
+    if not user:
+        return EVERYTHING
+    accounts = Accounts(index_dir or default_index_dir())
+    try:
+        return accounts.access_of(user)
+    finally:
+        accounts.close()
+
+
 def display_path(path: str) -> str:
     """A path relative to the current directory when it lies below it."""
     try:

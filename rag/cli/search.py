@@ -6,7 +6,14 @@ import argparse
 import json
 import textwrap
 
-from rag.cli.common import EXIT_OK, add_collection_argument, display_path, run
+from rag.cli.common import (
+    EXIT_OK,
+    access_of,
+    add_collection_argument,
+    add_user_argument,
+    display_path,
+    run,
+)
 from rag.config import default_index_dir
 from rag.index.store import DEFAULT_COLLECTION
 from rag.search.retriever import Retriever
@@ -19,15 +26,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default=None, help=f"index directory (default {default_index_dir()})")
     p.add_argument("--source", default=None, help="only files matching this glob, e.g. '*.pdf'")
     add_collection_argument(p)
+    add_user_argument(p)
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     return p
 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    access = access_of(args.index, args.user)
     with Retriever.open(args.index) as retriever:
         hits = retriever.search(
-            args.query, k=args.k, source=args.source, collection=args.collection
+            args.query, k=args.k, source=args.source, collection=args.collection, access=access
         )
     if args.json:
         print(json.dumps([h.as_dict() for h in hits], indent=2, ensure_ascii=False))
