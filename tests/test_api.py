@@ -16,13 +16,12 @@ from fastapi.testclient import TestClient
 
 from rag.answering.assistant import AnswerSettings, Assistant
 from rag.answering.declining import DeclinePolicy
-from rag.api import keys
 from rag.api.server import ServerSettings, create_app
-from rag.index.store import Store
 from rag.index.writer import ingest_paths
 from rag.library import Library
 from rag.llm.fake import EchoGenerator
 from rag.search.retriever import Retriever
+from rag.users import Accounts, keys
 
 LENIENT = AnswerSettings(
     decline=DeclinePolicy(min_cosine=0.05, min_cosine_other_language=0.05, min_coverage=0.0)
@@ -41,14 +40,26 @@ def served(tmp_path, docs, index_dir, embedder):
     retriever = Retriever.open(index_dir, embedder)
     generator = EchoGenerator(REPLY)
     library = Library(index_dir, docs_dir=tmp_path / "uploads", embedder=embedder)
-    yield {"retriever": retriever, "generator": generator, "library": library}
+    accounts = Accounts(index_dir)
+    accounts.add("ana", "admin", "tests", password="a long admin password")
+    key = keys.create(accounts, "tests", "ana", "tests")
+    yield {
+        "retriever": retriever,
+        "generator": generator,
+        "library": library,
+        "accounts": accounts,
+        "key": key,
+    }
     retriever.close()
     library.close()
+    accounts.close()
 
 
-def client_for(served, **settings) -> TestClient:
+def client_for(served, key: str | None = None, **settings) -> TestClient:
+    """A client sending an admin's key (or `key`) with every request."""
     assistant = Assistant(served["retriever"], served["generator"], LENIENT)
-    return TestClient(create_app(assistant, served["library"], ServerSettings(**settings)))
+    app = create_app(assistant, served["library"], served["accounts"], ServerSettings(**settings))
+    return TestClient(app, headers={"Authorization": f"Bearer {key or served['key']}"})
 
 
 @pytest.fixture
@@ -199,23 +210,27 @@ def test_the_clients_system_message_is_not_given_to_the_model(api, served):
     assert served["generator"].calls and "SECRET-OVERRIDE" not in sent
 
 
-def test_keys_are_required_once_one_exists_and_revoked_keys_stop_working(served, index_dir):
-    with client_for(served) as api:
-        assert api.get("/api/collections").status_code == 200  # loopback, no key yet
-        store = Store(index_dir)
-        key = keys.create(store, "open-webui")
-        assert store.api_keys()[0]["prefix"] == key[:10]
-        assert key not in Path(index_dir, "index.sqlite3").read_bytes().decode("latin-1")
-        denied = api.get("/api/collections")
-        assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
-        bad = api.get("/api/collections", headers={"Authorization": "Bearer rag_guess"})
-        assert bad.status_code == 401
-        ok = api.get("/api/collections", headers={"Authorization": f"Bearer {key}"})
-        assert ok.status_code == 200
-        keys.revoke(store, "open-webui")
+def test_every_request_needs_a_live_key_and_revoked_or_removed_keys_stop(served, index_dir):
+    accounts = served["accounts"]
+    accounts.add("ben", "reader", "tests", password="a long reader password")
+    key = keys.create(accounts, "open-webui", "ben", "tests")
+    assert keys.listed(accounts)[-1].prefix == key[:10]
+    stored = b"".join(p.read_bytes() for p in Path(index_dir).glob("users.sqlite3*"))
+    assert key.encode() not in stored  # only its digest is kept
+    with client_for(served, key=key) as api:
+        assert api.get("/api/collections").status_code == 200
+        for header in ({}, {"Authorization": "Bearer rag_guess"}, {"Authorization": "Basic x"}):
+            api.headers.pop("Authorization", None)
+            denied = api.get("/api/collections", headers=header)
+            assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
+        assert api.get("/api/health").status_code == 200  # the one open route
+        keys.revoke(accounts, "open-webui", "tests")
         revoked = api.get("/api/collections", headers={"Authorization": f"Bearer {key}"})
         assert revoked.status_code == 401
-        store.close()
+    other = keys.create(accounts, "script", "ben", "tests")
+    accounts.remove("ben", "tests")
+    with client_for(served, key=other) as api:
+        assert api.get("/api/collections").status_code == 401
 
 
 def test_a_client_over_its_rate_is_told_when_to_retry(served):
@@ -267,11 +282,9 @@ def test_a_full_answer_queue_says_so_at_once(served):
 def test_the_openai_client_streams_a_cited_answer_from_a_live_server(served, index_dir):
     from openai import OpenAI
 
-    store = Store(index_dir)
-    key = keys.create(store, "chat-ui")
-    store.close()
+    key = served["key"]
     assistant = Assistant(served["retriever"], served["generator"], LENIENT)
-    app = create_app(assistant, served["library"], ServerSettings())
+    app = create_app(assistant, served["library"], served["accounts"], ServerSettings())
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -318,15 +331,20 @@ def test_the_serve_command_makes_keys_and_guards_other_addresses(tmp_path, docs)
     cwd = tmp_path.resolve()
     index = str(cwd / "idx")
     assert cli(cwd, "rag.ingest", str(docs), "--index", index).returncode == 0
-    exposed = cli(cwd, "rag.serve", "--index", index, "--host", "0.0.0.0")
-    assert_clean_error(exposed, 2, "needs API keys", "keys create")
-
-    made = cli(cwd, "rag.serve", "keys", "--index", index, "create", "open-webui")
+    nobody = cli(cwd, "rag.serve", "keys", "--index", index, "create", "open-webui", "--user", "x")
+    assert_clean_error(nobody, 2, "no user named 'x'", "rag.users list")
+    added = cli(cwd, "rag.users", "--index", index, "add", "webui-bot", "--role", "reader")
+    assert added.returncode == 0 and "one-time password" in added.stdout
+    made = cli(
+        cwd, "rag.serve", "keys", "--index", index, "create", "open-webui", "--user", "webui-bot"
+    )
     assert made.returncode == 0 and "not stored and cannot be shown again" in made.stdout
     key = made.stdout.split(": ", 1)[1].split()[0]
     listed = cli(cwd, "rag.serve", "keys", "--index", index, "list")
     assert "open-webui" in listed.stdout and key not in listed.stdout and "live" in listed.stdout
-    again = cli(cwd, "rag.serve", "keys", "--index", index, "create", "open-webui")
+    again = cli(
+        cwd, "rag.serve", "keys", "--index", index, "create", "open-webui", "--user", "webui-bot"
+    )
     assert_clean_error(again, 2, "already exists")
 
     port = free_port()
@@ -354,8 +372,8 @@ def test_the_serve_command_makes_keys_and_guards_other_addresses(tmp_path, docs)
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {key}"}
         )
-        with urllib.request.urlopen(request) as r:
-            assert [m["id"] for m in json.loads(r.read())["data"]] == ["rag", "rag:default"]
+        with urllib.request.urlopen(request) as r:  # a reader granted nothing sees nothing
+            assert [m["id"] for m in json.loads(r.read())["data"]] == ["rag"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json") as r:
             assert "/v1/chat/completions" in json.loads(r.read())["paths"]
     finally:

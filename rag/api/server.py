@@ -201,8 +201,6 @@ def create_app(
         limiter.check(f"key:{key_name}")
         return Caller(key_name, accounts.access_for(user))
 
-    Who = Annotated[Caller, Depends(caller)]
-
     def library_as(who: Caller) -> Library:
         return library.as_caller(who.access, accounts.audit)
 
@@ -231,15 +229,15 @@ def create_app(
     # -- collections --------------------------------------------------------------------
 
     @app.get("/api/collections")
-    def list_collections(who: Who) -> dict:
+    def list_collections(who: Caller = Depends(caller)) -> dict:
         return {"collections": [_collection_dict(c) for c in library_as(who).collections()]}
 
     @app.post("/api/collections", status_code=201)
-    def create_collection(body: CollectionCreate, who: Who) -> dict:
+    def create_collection(body: CollectionCreate, who: Caller = Depends(caller)) -> dict:
         return _collection_dict(library_as(who).create_collection(body.name, body.description))
 
     @app.patch("/api/collections/{name}")
-    def change_collection(name: str, body: CollectionChange, who: Who):
+    def change_collection(name: str, body: CollectionChange, who: Caller = Depends(caller)):
         record, managed = None, library_as(who)
         if body.description is not None:
             record = managed.describe_collection(name, body.description)
@@ -250,23 +248,23 @@ def create_app(
         return _collection_dict(record)
 
     @app.delete("/api/collections/{name}")
-    def delete_collection(name: str, who: Who) -> dict:
+    def delete_collection(name: str, who: Caller = Depends(caller)) -> dict:
         return {"removed": [asdict(r) for r in library_as(who).delete_collection(name)]}
 
     # -- documents ----------------------------------------------------------------------
 
     @app.get("/api/collections/{name}/documents")
-    def list_documents(name: str, who: Who) -> dict:
+    def list_documents(name: str, who: Caller = Depends(caller)) -> dict:
         scoped = library_for(name, who)
         return {"documents": [document_dict(d, scoped) for d in scoped.documents()]}
 
     @app.get("/api/collections/{name}/documents/{doc_id}")
-    def get_document(name: str, doc_id: int, who: Who) -> dict:
+    def get_document(name: str, doc_id: int, who: Caller = Depends(caller)) -> dict:
         scoped, doc = document_in(name, doc_id, who)
         return document_dict(doc, scoped)
 
     @app.get("/api/collections/{name}/documents/{doc_id}/file")
-    def download(name: str, doc_id: int, who: Who):
+    def download(name: str, doc_id: int, who: Caller = Depends(caller)):
         path = library_for(name, who).document_file(doc_id)
         # Sent as a download, never as a page: an uploaded HTML file must not run here.
         return FileResponse(
@@ -277,7 +275,9 @@ def create_app(
         )
 
     @app.post("/api/collections/{name}/documents", status_code=202)
-    def upload(name: str, files: Annotated[list[UploadFile], File()], who: Who) -> dict:
+    def upload(
+        name: str, files: Annotated[list[UploadFile], File()], who: Caller = Depends(caller)
+    ) -> dict:
         scoped = library_for(name, who)
         limit = scoped.max_upload_bytes
         if len(files) > MAX_FILES_PER_UPLOAD:
@@ -307,7 +307,7 @@ def create_app(
         return {"job": job.as_dict()}
 
     @app.post("/api/collections/{name}/documents/{doc_id}/reingest", status_code=202)
-    def reingest(name: str, doc_id: int, who: Who) -> dict:
+    def reingest(name: str, doc_id: int, who: Caller = Depends(caller)) -> dict:
         scoped, doc = document_in(name, doc_id, who)
         scoped.check_writable()  # refused now, not later inside the job
         job = jobs.start(
@@ -320,12 +320,12 @@ def create_app(
         return {"job": job.as_dict()}
 
     @app.delete("/api/collections/{name}/documents/{doc_id}")
-    def delete_document(name: str, doc_id: int, who: Who) -> dict:
+    def delete_document(name: str, doc_id: int, who: Caller = Depends(caller)) -> dict:
         scoped, doc = document_in(name, doc_id, who)
         return asdict(scoped.delete(doc.path))
 
     @app.get("/api/jobs/{job_id}")
-    def job_status(job_id: str, who: Who) -> dict:
+    def job_status(job_id: str, who: Caller = Depends(caller)) -> dict:
         job = jobs.get(job_id)
         if job is not None and job.owner != who.access.user and not who.access.is_admin:
             job = None  # someone else's: as if there were none
@@ -336,7 +336,7 @@ def create_app(
     # -- search and answers -------------------------------------------------------------
 
     @app.post("/api/search")
-    def search(body: SearchRequest, who: Who) -> dict:
+    def search(body: SearchRequest, who: Caller = Depends(caller)) -> dict:
         hits = assistant.retriever.search(
             body.query,
             k=body.k,
@@ -347,7 +347,7 @@ def create_app(
         return {"hits": [h.as_dict() for h in hits]}
 
     @app.post("/api/answers")
-    def answers(body: AnswerRequest, who: Who):
+    def answers(body: AnswerRequest, who: Caller = Depends(caller)):
         options = {
             "k": body.k,
             "temperature": body.temperature,
@@ -380,7 +380,7 @@ def create_app(
     # -- OpenAI-compatible --------------------------------------------------------------
 
     @app.get("/v1/models")
-    def models(who: Who) -> dict:
+    def models(who: Caller = Depends(caller)) -> dict:
         names = [c.name for c in library_as(who).collections()]
         return {
             "object": "list",
@@ -391,7 +391,7 @@ def create_app(
         }
 
     @app.post("/v1/chat/completions")
-    def chat_completions(body: openai_chat.ChatRequest, who: Who):
+    def chat_completions(body: openai_chat.ChatRequest, who: Caller = Depends(caller)):
         try:
             collection = openai_chat.collection_of(body.model)
         except ValueError:
