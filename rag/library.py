@@ -45,6 +45,10 @@ LOCK_WAIT_SECONDS = 60.0
 _UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 
 
+class DocumentNotFoundError(RagError):
+    """No such document (or none the caller may read) in the collection asked."""
+
+
 class UploadError(RagError):
     """An uploaded file was refused (type or size); the message says why."""
 
@@ -297,12 +301,12 @@ class Library:
         return next((d for d in self.documents() if d.id == doc_id), None)
 
     def document_file(self, doc_id: int) -> Path:
-        """The file of one of this collection's documents, for a download; RagError
-        (saying only that there is none) when there is no such document or file."""
+        """The file of one of this collection's documents, for a download;
+        DocumentNotFoundError (saying only that there is none) when there is no such document or file."""
         doc = self.document(doc_id)
         path = Path(doc.path) if doc is not None else None
         if path is None or not path.is_file():
-            raise RagError(
+            raise DocumentNotFoundError(
                 f"no document {doc_id} with a file in the collection {self.collection!r}"
             )
         self._record("download", name=path.name, document=doc_id)

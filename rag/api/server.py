@@ -29,7 +29,7 @@ from rag.api.limits import AnswerQueue, Busy, RateLimiter, Ticket
 from rag.errors import AccessDeniedError, IndexNotFoundError, RagError
 from rag.index import collections
 from rag.index.collections import CollectionNotFoundError
-from rag.library import Library, UploadError, format_size
+from rag.library import DocumentNotFoundError, Library, UploadError, format_size
 from rag.types import Access, DocumentRecord
 from rag.users import Accounts, keys
 
@@ -155,7 +155,8 @@ def create_app(
 
     @app.exception_handler(RagError)
     def rag_error(request: Request, exc: RagError):
-        status = 404 if isinstance(exc, CollectionNotFoundError | IndexNotFoundError) else 400
+        not_found = CollectionNotFoundError | DocumentNotFoundError | IndexNotFoundError
+        status = 404 if isinstance(exc, not_found) else 400
         if isinstance(exc, AccessDeniedError):
             status = 403
         return JSONResponse(error_body(str(exc)), status_code=status)
