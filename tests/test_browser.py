@@ -31,6 +31,10 @@ CHROMIUM_ARGS = [
 OUTPUT = REPO / "test-output" / "browser"
 CHAT_PLACEHOLDER = "Ask a question about your documents"
 ANSWER_TIMEOUT_MS = 240_000
+ADMIN_PASSWORD = "browser admin password"
+READER_PASSWORD = "browser reader password"
+# In a collection the reader is not granted: no word of it may reach the reader's page.
+PAYROLL_DOC = "# Payroll\n\nThe Quokkafest bonus of 7,300 euros goes to Ines Okafor.\n"
 
 pytestmark = [
     pytest.mark.integration,
@@ -82,6 +86,7 @@ def server(tmp_path_factory):
         "RAG_DOCS_DIR": str(root / "documents"),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
+        "RAG_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
     for name in ("RAG_EMBEDDER", "RAG_LLM_MODEL", "RAG_LLM_URL"):
         env.pop(name, None)  # the bundled models
@@ -96,6 +101,23 @@ def server(tmp_path_factory):
         text=True,
     )
     assert ingested.returncode == 0, ingested.stderr + ingested.stdout
+    hr = root / "hr"
+    hr.mkdir()
+    (hr / "payroll.md").write_text(PAYROLL_DOC, encoding="utf-8")
+    for command, stdin in (
+        (["rag.ingest", str(hr), "--collection", "hr", "--quiet"], ""),
+        (["rag.users", "add", "rita", "--role", "reader", "--grant", "default",
+          "--password-stdin"], READER_PASSWORD + "\n"),
+    ):  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", *command],
+            cwd=REPO,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr + done.stdout
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -143,6 +165,15 @@ def browser():
         chromium.close()
 
 
+def sign_in(page, url: str, name: str = "admin", password: str = ADMIN_PASSWORD) -> None:
+    """Open the app and sign in; done when the chat is ready."""
+    page.goto(url)
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_placeholder(CHAT_PLACEHOLDER).wait_for(timeout=ANSWER_TIMEOUT_MS)
+
+
 def ask(page, question: str) -> None:
     box = page.get_by_placeholder(CHAT_PLACEHOLDER)
     box.wait_for(state="visible", timeout=ANSWER_TIMEOUT_MS)
@@ -162,8 +193,7 @@ def wait_for_answer(page):
 
 def test_a_question_is_answered_with_its_source_in_the_browser(server, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
-    page.goto(server["url"])
-    page.get_by_placeholder(CHAT_PLACEHOLDER).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    sign_in(page, server["url"])
     ready = time.monotonic() - server["started"]
     asked = time.monotonic()
     ask(page, "What is the minimum password length?")
@@ -197,9 +227,7 @@ def test_two_browser_sessions_asking_at_once_both_get_answers(server, browser):
     pages = [context.new_page() for context in contexts]
     questions = ["What is the minimum password length?", "How many days of paid holiday?"]
     for page in pages:
-        page.goto(server["url"])
-    for page in pages:
-        page.get_by_placeholder(CHAT_PLACEHOLDER).wait_for(timeout=ANSWER_TIMEOUT_MS)
+        sign_in(page, server["url"])
     for page, question in zip(pages, questions, strict=True):
         ask(page, question)
     results = [wait_for_answer(page) for page in pages]
@@ -214,7 +242,7 @@ def test_hostile_document_text_is_shown_as_text_not_run(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
     requested = []
     page.on("request", lambda request: requested.append(request.url))
-    page.goto(server["url"])
+    sign_in(page, server["url"])
     ask(page, "When does the Zorblax gateway ship?")
     _, source_cards = wait_for_answer(page)
     card = next(c for c in source_cards if "zorblax_notice.md" in c)
@@ -231,7 +259,8 @@ def test_a_collection_is_created_on_the_collections_page(server, browser, tmp_pa
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1280, "height": 1200})
-    page.goto(server["url"] + "/collections")
+    sign_in(page, server["url"])
+    page.get_by_role("link", name="Collections").click()
     expect(page.get_by_role("heading", name="Collections")).to_be_visible(timeout=60_000)
     page.get_by_label("Name", exact=True).fill("legal")
     page.get_by_label("Description (optional)").fill("Client contracts")
@@ -243,7 +272,42 @@ def test_a_collection_is_created_on_the_collections_page(server, browser, tmp_pa
     OUTPUT.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, OUTPUT / "collections.png")
     # The chat now offers the collections to ask.
-    page.goto(server["url"])
+    page.get_by_role("link", name="Chat").click()
     page.get_by_placeholder(CHAT_PLACEHOLDER).wait_for(timeout=ANSWER_TIMEOUT_MS)
     expect(page.get_by_text("Ask in")).to_be_visible(timeout=60_000)
+    page.close()
+
+
+def test_a_reader_signs_in_and_sees_only_what_they_may(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(server["url"])
+    expect(page.get_by_role("heading", name="Sign in to ragdesk")).to_be_visible(timeout=60_000)
+    assert page.get_by_placeholder(CHAT_PLACEHOLDER).count() == 0  # nothing before sign-in
+    page.get_by_label("Name", exact=True).fill("rita")
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("wrong name or password")).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1200)  # the rate limit: one try a second after a failure
+    sign_in(page, server["url"], "rita", READER_PASSWORD)
+    expect(page.get_by_text("Signed in as rita (reader)")).to_be_visible(timeout=30_000)
+    for link in ("Collections", "People", "Audit"):
+        assert page.get_by_role("link", name=link).count() == 0
+    ask(page, "Who gets the Quokkafest bonus?")
+    text, source_cards = wait_for_answer(page)
+    shown = page.locator("section.main, [data-testid='stMain']").first.inner_text()
+    for secret in ("Quokkafest bonus of", "7,300", "Okafor", "payroll.md"):
+        assert secret not in shown and not any(secret in c for c in source_cards), secret
+    page.get_by_role("link", name="Documents").click()
+    expect(page.get_by_text("You can read and download")).to_be_visible(timeout=30_000)
+    assert page.locator('[data-testid="stFileUploader"]').count() == 0
+    assert "payroll.md" not in page.content()
+    page.wait_for_timeout(500)
+    shot = tmp_path / "reader.png"
+    page.screenshot(path=str(shot), full_page=True)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, OUTPUT / "reader.png")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to ragdesk")).to_be_visible(timeout=30_000)
     page.close()

@@ -9,10 +9,8 @@ import pytest
 from test_cli import assert_clean_error, cli
 
 from rag.answering.assistant import AnswerSettings, Assistant
-from rag.api import keys
 from rag.errors import ConfigError, IndexMismatchError
 from rag.index.collections import CollectionNotFoundError, check_name
-from rag.index.layout import data_dir
 from rag.index.rebuild import rebuild
 from rag.index.store import DB_NAME, SCHEMA_VERSION, Store
 from rag.index.writer import IndexWriter, ingest_paths
@@ -20,6 +18,7 @@ from rag.library import Library
 from rag.llm.fake import EchoGenerator
 from rag.search.retriever import Retriever
 from rag.text.embedding import HashEmbedder
+from rag.users import Accounts
 
 
 class CountingEmbedder(HashEmbedder):
@@ -245,26 +244,32 @@ def test_a_newer_database_is_refused(index_dir, embedder, docs):
         Store(index_dir)
 
 
-def test_a_rebuild_keeps_every_collection_and_the_api_keys(two_collections, index_dir, embedder):
-    store = Store(index_dir)
-    key = keys.create(store, "chat-ui")
-    keys.create(store, "old-script")
-    keys.revoke(store, "old-script")
-    store.close()
+def test_a_rebuild_keeps_every_collection_its_id_and_grants(two_collections, index_dir, embedder):
+    library = Library(index_dir, embedder=embedder)
+    temporary = library.create_collection("temporary")
+    library.delete_collection("temporary")  # the highest id so far, now unused
+    ids = {c.name: c.id for c in library.collections()}
+    library.close()
+    accounts = Accounts(index_dir)
+    accounts.add("rita", "reader", "tests", password="a long enough password")
+    accounts.grant("rita", temporary.id, "temporary", "tests")  # a grant left behind
+    accounts.grant("rita", ids["hr"], "hr", "tests")
     new = HashEmbedder(64)
     rebuild(index_dir, embedder=new)
-    store = Store(data_dir(index_dir))
-    assert keys.owner(store, key) == "chat-ui"
-    assert [(k["name"], bool(k["revoked_at"])) for k in store.api_keys()] == [
-        ("chat-ui", False),
-        ("old-script", True),
-    ]
-    store.close()
+    library = Library(index_dir, embedder=new)
+    assert {c.name: c.id for c in library.collections()} == ids  # grants name these ids
+    # A deleted collection's id is never given out again, even after a rebuild, so an
+    # old grant can never come to open a new collection.
+    assert library.create_collection("fresh").id > temporary.id
+    rita = accounts.access_of("rita")
+    assert [c.name for c in library.as_caller(rita).collections()] == ["hr"]
+    library.close()
+    accounts.close()
     with Retriever.open(index_dir, new) as retriever:
         assert sources(retriever.search("salaries paid", k=5, collection="hr")) == {"payroll.md"}
         assert sources(retriever.search("release train", k=5, collection="eng")) == {"release.md"}
         names = [(c.name, c.documents) for c in retriever.collections()]
-    assert names == [("default", 1), ("eng", 1), ("hr", 1)]
+    assert names == [("default", 1), ("eng", 1), ("fresh", 0), ("hr", 1)]
 
 
 def test_the_command_lines_take_a_collection(tmp_path, docs):
