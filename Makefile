@@ -55,7 +55,10 @@ $(TESSERACT):
 
 run: install
 	-$(PY) -m rag.ingest sample_docs  # a file that fails is listed; the app still starts
-	@echo "Open http://localhost:8501 in a browser (Ctrl+C stops the app)."
+	@echo "Open http://localhost:8501 in a browser (Ctrl+C stops the app) and sign in."
+	@echo "First start: sign in as admin with the one-time password the app prints below"
+	@echo "(or set RAG_ADMIN_PASSWORD first). Lost it: .venv/bin/python -m rag.users reset admin."
+	@echo "Add people with: .venv/bin/python -m rag.users add NAME --role reader --grant default"
 	$(VENV)/bin/streamlit run app.py
 
 lint: install

@@ -1,7 +1,7 @@
 """Load test of a running API (`python -m rag.serve`) on this machine: 1, 5 and 20
 clients asking at once while an upload is ingested.
 
-    .venv/bin/python scripts/load_test_api.py [--url http://127.0.0.1:8000] [--key KEY]
+    .venv/bin/python scripts/load_test_api.py [--url http://127.0.0.1:8000] --key KEY
         [--per-client 2] [--upload FILE...] [--collection default] [--json]
 
 Bounded on purpose: each client asks `--per-client` questions (at most 10), and only a
@@ -126,7 +126,7 @@ def round_of(base: str, key: str, clients: int, per_client: int, files, collecti
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--key", default="", help="an API key, if the server needs one")
+    parser.add_argument("--key", required=True, help="an API key (python -m rag.serve keys create)")
     parser.add_argument("--per-client", type=int, default=2, help="questions per client (2)")
     parser.add_argument("--upload", type=Path, nargs="*", default=[], help="files to ingest")
     parser.add_argument("--collection", default="default", help="where uploads go")
