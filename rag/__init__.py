@@ -10,9 +10,10 @@ from rag.answering.assistant import AnswerSettings, AnswerStream, Assistant, ans
 from rag.errors import RagError
 from rag.index.writer import IndexWriter, IngestReport, ingest_paths
 from rag.search.retriever import Retriever
-from rag.types import Hit
+from rag.types import Access, Hit
 
 __all__ = [
+    "Access",
     "Answer",
     "AnswerSettings",
     "AnswerStream",

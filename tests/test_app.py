@@ -364,3 +364,60 @@ def test_collections_are_created_renamed_and_deleted_in_the_app(hr_collection):
     assert any("Deleted hr" in plain(s.value) for s in at.success)
     assert list(at.dataframe[0].value["Collection"]) == ["default", "contracts"]
     assert hr_collection.joinpath("payroll.md").exists()  # ingested from elsewhere: kept
+
+
+# -- signing in ---------------------------------------------------------------------------
+
+
+def add_person(index_dir, name: str, role: str, grants=(1,)) -> str:
+    from rag.users import Accounts
+
+    accounts = Accounts(index_dir)
+    accounts.ensure_first_admin()
+    accounts.add(name, role, "tests", password=f"{name} long password")
+    for cid in grants:
+        accounts.grant(name, cid, "default", "tests")
+    accounts.close()
+    return f"{name} long password"
+
+
+def test_nothing_shows_before_sign_in_and_a_wrong_password_is_refused(app_env):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert at.title[0].value == "Sign in to ragdesk"
+    assert not at.chat_input and not cards(at) and not at.dataframe
+    assert any("one-time password printed in the terminal" in plain(c.value) for c in at.caption)
+    sign_in(at, "admin", "not the password")
+    assert any("wrong name or password" in plain(e.value) for e in at.error)
+    assert at.title[0].value == "Sign in to ragdesk"
+
+
+def test_a_reader_sees_only_their_collections_and_cannot_change_documents(hr_collection, index_dir):
+    password = add_person(index_dir, "rita", "reader")
+    at = start("rita", password)
+    assert all(m.key != "ask_in" for m in at.multiselect)  # one collection: nothing to pick
+    ask(at, "When are salaries paid each month?")
+    assert not any("payroll.md" in c for c in cards(at))
+    assert all("Salaries are paid" not in b for b in html_bodies(at))
+    open_documents(at)
+    assert not at.file_uploader and "Delete" not in [b.label for b in at.button]
+    assert at.selectbox(key="collection").options == ["default"]
+    assert "Manage collections" not in [b.label for b in at.button]
+    next(b for b in at.button if b.label == "Sign out").click().run()
+    assert at.title[0].value == "Sign in to ragdesk"
+
+
+def test_a_one_time_password_must_be_replaced_before_anything_else(app_env, index_dir):
+    from rag.users import Accounts
+
+    accounts = Accounts(index_dir)
+    accounts.ensure_first_admin()
+    _, one_time = accounts.add("nora", "reader", "tests")
+    accounts.close()
+    at = start("nora", one_time)
+    assert at.title[0].value == "Choose your password" and not at.chat_input
+    fields = {t.label: t for t in at.text_input}
+    fields["One-time password"].input(one_time)
+    fields["New password (at least 10 characters)"].input("nora's own password")
+    fields["New password again"].input("nora's own password")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert at.title[0].value == "Ask your documents"

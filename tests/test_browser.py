@@ -311,3 +311,25 @@ def test_a_reader_signs_in_and_sees_only_what_they_may(server, browser, tmp_path
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to ragdesk")).to_be_visible(timeout=30_000)
     page.close()
+
+
+def test_an_admin_adds_a_person_and_reads_the_audit_trail(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    sign_in(page, server["url"])
+    page.get_by_role("link", name="People").click()
+    expect(page.get_by_role("heading", name="People")).to_be_visible(timeout=60_000)
+    page.get_by_label("Name (an e-mail address for single sign-on)").fill("paula")
+    page.get_by_role("button", name="Add", exact=True).click()
+    notice = page.get_by_text("Added paula. One-time password, shown once:")
+    expect(notice).to_be_visible(timeout=30_000)
+    page.get_by_role("link", name="Audit").click()
+    expect(page.get_by_role("heading", name="Audit trail")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Export (JSON lines)")).to_be_visible()
+    page.wait_for_timeout(800)  # let the table paint
+    shot = tmp_path / "audit.png"
+    page.screenshot(path=str(shot), full_page=True)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, OUTPUT / "audit.png")
+    page.close()
