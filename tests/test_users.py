@@ -337,3 +337,49 @@ def test_the_api_gives_a_readers_key_nothing_of_other_collections(people, index_
         assert not leaks("\n".join(bodies)), leaks("\n".join(bodies))
     assert admin_library.in_collection("hr").documents() == [payroll]
     retriever.close()
+
+
+# -- the command lines --------------------------------------------------------------------
+
+
+def test_the_command_lines_manage_people_and_search_as_one(tmp_path, docs):
+    from test_cli import assert_clean_error, cli
+
+    cwd = tmp_path.resolve()
+    index = str(cwd / "idx")
+    hr = cwd / "hr"
+    hr.mkdir()
+    (hr / "payroll.md").write_text(PAYROLL, encoding="utf-8")
+    assert cli(cwd, "rag.ingest", str(docs), "--index", index).returncode == 0
+    assert cli(cwd, "rag.ingest", str(hr), "--index", index, "--collection", "hr").returncode == 0
+    added = cli(cwd, "rag.users", "--index", index, "add", "rita", "--grant", "default")
+    assert added.returncode == 0 and "one-time password: " in added.stdout
+    one_time = added.stdout.split("one-time password: ")[1].split()[0]
+    assert one_time not in cli(cwd, "rag.users", "--index", index, "audit").stdout
+    listed = cli(cwd, "rag.users", "--index", index, "list").stdout
+    assert "rita" in listed and "reader" in listed and "default" in listed
+    bad_grant = cli(cwd, "rag.users", "--index", index, "add", "sam", "--grant", "nope")
+    assert_clean_error(bad_grant, 2, "no collection named 'nope'")
+    assert "sam" not in cli(cwd, "rag.users", "--index", index, "list").stdout  # not half-made
+
+    query = ("rag.search", "zanzibar bonus Okafor", "--index", index, "--k", "10")
+    assert "payroll.md" in cli(cwd, *query).stdout  # the operator sees everything
+    as_rita = cli(cwd, *query, "--user", "rita")
+    assert as_rita.returncode == 0 and not leaks(as_rita.stdout), as_rita.stdout
+    hidden = cli(cwd, *query, "--user", "rita", "--collection", "hr")
+    assert_clean_error(hidden, 2, "no collection named 'hr' that you can read")
+    nobody = cli(cwd, *query, "--user", "mallory")
+    assert_clean_error(nobody, 2, "no user named 'mallory'")
+
+    revoked = cli(cwd, "rag.users", "--index", index, "revoke", "rita", "default")
+    assert revoked.returncode == 0
+    assert "no matching passages" in cli(cwd, *query, "--user", "rita").stdout
+    assert_clean_error(cli(cwd, "rag.users", "--index", index, "remove", "admin", "--yes"), 2)
+    removed = cli(cwd, "rag.users", "--index", index, "remove", "rita", "--yes")
+    assert removed.returncode == 0
+    exported = cwd / "audit.jsonl"
+    assert (
+        cli(cwd, "rag.users", "--index", index, "audit", "--export", str(exported)).returncode == 0
+    )
+    actions = [json.loads(line)["action"] for line in exported.read_text().splitlines()]
+    assert actions == ["user_add", "grant", "revoke", "user_remove"]
