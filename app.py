@@ -796,7 +796,8 @@ def download_section(library: Library, docs, labels: dict[str, str]) -> None:
         "Download a document", list(by_path), format_func=labels.get, key="to_download"
     )
     try:
-        path = library.document_file(by_path[picked].id) if picked else None
+        # Read for the button; only a click is a download (and recorded as one).
+        path = library.document_file(by_path[picked].id, audited=False) if picked else None
     except RagError:
         path = None
     if path is not None:
@@ -807,7 +808,8 @@ def download_section(library: Library, docs, labels: dict[str, str]) -> None:
             # Always a download, never a page the browser would render.
             mime="application/octet-stream",
             icon=":material/download:",
-            on_click="ignore",
+            on_click=library.note_download,
+            args=(by_path[picked].id, path.name),
         )
 
 

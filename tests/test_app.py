@@ -400,6 +400,12 @@ def test_a_reader_sees_only_their_collections_and_cannot_change_documents(hr_col
     assert all("Salaries are paid" not in b for b in html_bodies(at))
     open_documents(at)
     assert not at.file_uploader and "Delete" not in [b.label for b in at.button]
+    from rag.users import Accounts
+
+    accounts = Accounts(index_dir)
+    assert accounts.audit.entries(action="download") == []  # shown, not downloaded
+    assert [e.action for e in accounts.audit.entries(actor="rita")][-1] == "sign_in"
+    accounts.close()
     assert at.selectbox(key="collection").options == ["default"]
     assert "Manage collections" not in [b.label for b in at.button]
     next(b for b in at.button if b.label == "Sign out").click().run()

@@ -296,7 +296,7 @@ def test_a_reader_signs_in_and_sees_only_what_they_may(server, browser, tmp_path
         assert page.get_by_role("link", name=link).count() == 0
     ask(page, "Who gets the Quokkafest bonus?")
     text, source_cards = wait_for_answer(page)
-    shown = page.locator("section.main, [data-testid='stMain']").first.inner_text()
+    shown = page.locator("body").inner_text()
     for secret in ("Quokkafest bonus of", "7,300", "Okafor", "payroll.md"):
         assert secret not in shown and not any(secret in c for c in source_cards), secret
     page.get_by_role("link", name="Documents").click()

@@ -284,10 +284,11 @@ class Accounts:
     # -- first start --------------------------------------------------------------------
 
     def ensure_first_admin(self) -> tuple[str, str | None] | None:
-        """On a first start (nobody yet), make the admin `admin`: with the password in
-        `RAG_ADMIN_PASSWORD` if set, else a one-time password, returned to be shown once.
-        Returns (name, one-time password or None), or None when there were people."""
-        if self.database.query("SELECT 1 FROM users LIMIT 1"):
+        """On a first start (no admin yet, though the command line may have added
+        others), make the admin `admin`: with the password in `RAG_ADMIN_PASSWORD` if
+        set, else a one-time password, returned to be shown once. Returns (name,
+        one-time password or None), or None when there was an admin."""
+        if self.database.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"):
             return None
         given = os.environ.get("RAG_ADMIN_PASSWORD") or None
         try:
