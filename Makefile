@@ -72,6 +72,7 @@ bench: install
 	$(PY) scripts/benchmark.py
 	$(PY) scripts/benchmark_answers.py
 	$(PY) scripts/benchmark_vector_stores.py
+	$(PY) scripts/benchmark_access.py
 
 clean:
 	rm -rf $(VENV) .rag_index .pytest_cache
