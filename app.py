@@ -283,6 +283,8 @@ def sign_out() -> None:
     CALLER.accounts.sign_out(st.session_state.pop("session_token", None))
     for key in list(st.session_state):
         del st.session_state[key]  # nothing of one person's session is left to the next
+    if oidc_configured() and getattr(st.user, "is_logged_in", False):
+        st.logout()  # or the identity provider's sign-in would let them straight back in
 
 
 def account_sidebar(user: User) -> None:
