@@ -825,8 +825,9 @@ def stats_section(library: Library) -> None:
     formats = ", ".join(f"{n} {kind}" for kind, n in stats.formats.items())
     st.text(
         f"Formats: {formats or 'none'}\n"
-        f"Documents on disk: {stats.document_bytes / 2**20:.1f} MB; "
-        f"index on disk: {stats.index_bytes / 2**20:.1f} MB\n"
+        f"Documents on disk: {stats.document_bytes / 2**20:.1f} MB"
+        + (f"; index on disk: {stats.index_bytes / 2**20:.1f} MB" if stats.index_bytes else "")
+        + "\n"
         f"Embedder: {stats.embedder} ({stats.dimension} dimensions); passages of up to "
         f"{stats.chunk_tokens} tokens, {stats.overlap_tokens} overlapping\n"
         f"Last ingest: {local_time(stats.last_ingested) if stats.last_ingested else 'never'}"

@@ -332,7 +332,12 @@ class Library:
         formats: dict[str, int] = {}
         for doc in docs:
             formats[doc.format or "?"] = formats.get(doc.format or "?", 0) + 1
-        index_bytes = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        # The index is shared by every collection: its size is for those who see them all.
+        index_bytes = (
+            sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+            if self.access.readable is None
+            else 0
+        )
         return IndexStats(
             documents=counts["documents"],
             failed=counts["failed"],

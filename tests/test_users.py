@@ -251,6 +251,9 @@ def test_readers_read_editors_change_only_their_collections_admins_manage(
     default = Library(index_dir, embedder=embedder)
     doc = default.documents()[0]
     reader = default.as_caller(people.access_of("rita"))
+    # The index's size counts every collection's passages: not for a reader's eyes.
+    assert reader.stats().documents and reader.stats().index_bytes == 0
+    assert default.stats().index_bytes > 0
     assert reader.document_file(doc.id).name == doc.path.rsplit("/", 1)[-1]
     with pytest.raises(AccessDeniedError, match="may read but not change"):
         reader.delete(doc.path)
