@@ -990,6 +990,7 @@ def people_action(work, done: str) -> None:
 def people_page() -> None:
     config = read_config()
     accounts, me = CALLER.accounts, CALLER.user.name
+    accounts.require_admin(CALLER.access)  # the page is only listed for admins; checked anyway
     st.title("People")
     notice = st.session_state.pop("people_notice", None)
     if notice:
@@ -1068,6 +1069,7 @@ def people_page() -> None:
 
 
 def audit_page() -> None:
+    CALLER.accounts.require_admin(CALLER.access)
     audit = CALLER.accounts.audit
     st.title("Audit trail")
     actions = sorted({e.action for e in audit.entries(limit=5000)})
