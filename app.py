@@ -717,7 +717,7 @@ def upload_section(library: Library) -> None:
         run_ingest(f"Ingesting {len(accepted)} files", work)
 
 
-def documents_table(library: Library) -> None:
+def documents_table(library: Library, writable: bool) -> None:
     docs = library.documents()
     rows = [
         {
@@ -749,7 +749,7 @@ def documents_table(library: Library) -> None:
         d.path: f"{Path(d.path).name} ({display_path(str(Path(d.path).parent))})" for d in docs
     }
     download_section(library, docs, labels)
-    if not can_change(library):
+    if not writable:
         return
     chosen = st.multiselect(
         "Select documents to re-ingest or delete",
@@ -797,22 +797,18 @@ def download_section(library: Library, docs, labels: dict[str, str]) -> None:
     picked = left.selectbox(
         "Download a document", list(by_path), format_func=labels.get, key="to_download"
     )
-    try:
-        # Read for the button; only a click is a download (and recorded as one).
-        path = library.document_file(by_path[picked].id, audited=False) if picked else None
-    except RagError:
-        path = None
-    if path is not None:
-        right.download_button(
-            "Download",
-            data=path.read_bytes(),
-            file_name=path.name,
-            # Always a download, never a page the browser would render.
-            mime="application/octet-stream",
-            icon=":material/download:",
-            on_click=library.note_download,
-            args=(by_path[picked].id, path.name),
-        )
+    doc = by_path[picked]
+    right.download_button(
+        "Download",
+        # Read only when clicked, and recorded in the audit trail as a download then.
+        data=lambda: library.document_file(doc.id).read_bytes(),
+        file_name=Path(doc.path).name,
+        # Always a download, never a page the browser would render.
+        mime="application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+        disabled=not Path(doc.path).is_file(),
+    )
 
 
 def stats_section(library: Library) -> None:
@@ -881,7 +877,7 @@ def documents_page() -> None:
         upload_section(library)
     if stats.documents:
         st.subheader("In the library")
-        documents_table(library)
+        documents_table(library, writable)
         st.subheader("Index")
         stats_section(library)
     if not writable:
@@ -902,25 +898,38 @@ def documents_page() -> None:
 # -- collections --------------------------------------------------------------------------
 
 
-def collection_action(work, done: str) -> None:
-    """Run a change to the collections; keep its outcome to show after the rerun."""
+def page_action(notice: str, work, done: str, detail=lambda result: "") -> None:
+    """Run a change from a page; keep its outcome (`done` and the detail of its result,
+    or the error) under `notice`, to show after the rerun."""
     try:
         result = work()
     except RagError as exc:
-        st.session_state["collections_notice"] = ("error", str(exc))
+        st.session_state[notice] = ("error", str(exc))
     else:
-        detail = f" ({summarize(result)})" if isinstance(result, list) else ""
-        st.session_state["collections_notice"] = ("done", done + detail)
+        st.session_state[notice] = ("done", done + detail(result))
     st.rerun()
+
+
+def show_notice(notice: str) -> None:
+    kept = st.session_state.pop(notice, None)
+    if kept:
+        (st.error if kept[0] == "error" else st.success)(md_escape(kept[1]))
+
+
+def collection_action(work, done: str) -> None:
+    page_action(
+        "collections_notice",
+        work,
+        done,
+        lambda result: f" ({summarize(result)})" if isinstance(result, list) else "",
+    )
 
 
 def collections_page() -> None:
     config = read_config()
     library = library_of(config)
     st.title("Collections")
-    notice = st.session_state.pop("collections_notice", None)
-    if notice:
-        (st.error if notice[0] == "error" else st.success)(md_escape(notice[1]))
+    show_notice("collections_notice")
     records = library.collections()
     st.dataframe(
         [
@@ -977,14 +986,12 @@ def collections_page() -> None:
 
 
 def people_action(work, done: str) -> None:
-    try:
-        shown = work()
-    except RagError as exc:
-        st.session_state["people_notice"] = ("error", str(exc))
-    else:
-        extra = f" One-time password, shown once: {shown}" if isinstance(shown, str) else ""
-        st.session_state["people_notice"] = ("done", done + extra)
-    st.rerun()
+    page_action(
+        "people_notice",
+        work,
+        done,
+        lambda shown: f" One-time password, shown once: {shown}" if isinstance(shown, str) else "",
+    )
 
 
 def people_page() -> None:
@@ -992,9 +999,7 @@ def people_page() -> None:
     accounts, me = CALLER.accounts, CALLER.user.name
     accounts.require_admin(CALLER.access)  # the page is only listed for admins; checked anyway
     st.title("People")
-    notice = st.session_state.pop("people_notice", None)
-    if notice:
-        (st.error if notice[0] == "error" else st.success)(md_escape(notice[1]))
+    show_notice("people_notice")
     records = library_of(config).collections()
     names = {c.id: c.name for c in records}
     users = accounts.users()
@@ -1072,7 +1077,7 @@ def audit_page() -> None:
     CALLER.accounts.require_admin(CALLER.access)
     audit = CALLER.accounts.audit
     st.title("Audit trail")
-    actions = sorted({e.action for e in audit.entries(limit=5000)})
+    actions = audit.actions()
     left, right = st.columns(2)
     action = left.selectbox("Action", ["(all)", *actions], key="audit_action")
     actor = right.text_input("Who (exact name)", key="audit_actor", max_chars=128)
@@ -1097,11 +1102,15 @@ def audit_page() -> None:
         f"The newest {len(entries)} entries. Question text is kept only with "
         "RAG_AUDIT_QUESTION_TEXT=1. The whole trail as JSON lines:"
     )
-    out = io.StringIO()
-    audit.export_jsonl(out)
+
+    def export() -> str:
+        out = io.StringIO()
+        audit.export_jsonl(out)
+        return out.getvalue()
+
     st.download_button(
         "Export (JSON lines)",
-        data=out.getvalue(),
+        data=export,  # the whole trail is read only when asked for
         file_name="ragdesk-audit.jsonl",
         mime="application/x-ndjson",
         icon=":material/download:",

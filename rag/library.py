@@ -300,24 +300,18 @@ class Library:
         collection the caller may not read, so a guessed id tells nothing."""
         return next((d for d in self.documents() if d.id == doc_id), None)
 
-    def document_file(self, doc_id: int, audited: bool = True) -> Path:
+    def document_file(self, doc_id: int) -> Path:
         """The file of one of this collection's documents, for a download (recorded in
-        the audit trail when `audited`); DocumentNotFoundError, saying only that there is
-        none, when there is no such document or file."""
+        the audit trail); DocumentNotFoundError, saying only that there is none, when
+        there is no such document or file."""
         doc = self.document(doc_id)
         path = Path(doc.path) if doc is not None else None
         if path is None or not path.is_file():
             raise DocumentNotFoundError(
                 f"no document {doc_id} with a file in the collection {self.collection!r}"
             )
-        if audited:
-            self.note_download(doc_id, path.name)
+        self._record("download", name=path.name, document=doc_id)
         return path
-
-    def note_download(self, doc_id: int, name: str) -> None:
-        """Record a download in the audit trail (for a page that hands the file over
-        itself, after preparing it with `document_file(audited=False)`)."""
-        self._record("download", name=name, document=doc_id)
 
     def stats(self) -> IndexStats:
         """This collection's figures (and the index's size on disk, shared by all)."""

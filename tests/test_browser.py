@@ -303,6 +303,11 @@ def test_a_reader_signs_in_and_sees_only_what_they_may(server, browser, tmp_path
     expect(page.get_by_text("You can read and download")).to_be_visible(timeout=30_000)
     assert page.locator('[data-testid="stFileUploader"]').count() == 0
     assert "payroll.md" not in page.content()
+    with page.expect_download(timeout=30_000) as downloading:  # the file is read on click
+        page.get_by_role("button", name="Download", exact=True).click()
+    saved = downloading.value
+    assert saved.suggested_filename == "zorblax_notice.md"
+    assert Path(saved.path()).read_text(encoding="utf-8") == HOSTILE_DOC
     page.wait_for_timeout(500)
     shot = tmp_path / "reader.png"
     page.screenshot(path=str(shot), full_page=True)

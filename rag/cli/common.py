@@ -7,7 +7,10 @@ import os
 import sys
 from collections.abc import Callable
 
+from rag.config import default_index_dir
 from rag.errors import IndexLockedError, RagError
+from rag.types import EVERYTHING, Access
+from rag.users import Accounts
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1  # the run finished, but some files could not be ingested
@@ -37,12 +40,8 @@ def add_user_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def access_of(index_dir, user: str | None):
+def access_of(index_dir: str | None, user: str | None) -> Access:
     """The Access of `--user` (everything, without one)."""
-    from rag.config import default_index_dir
-    from rag.types import EVERYTHING
-    from rag.users import Accounts
-
     if not user:
         return EVERYTHING
     accounts = Accounts(index_dir or default_index_dir())

@@ -131,18 +131,12 @@ class Accounts:
     # -- people -------------------------------------------------------------------------
 
     def users(self) -> list[User]:
-        rows = self.database.query(
-            "SELECT u.id, u.name, u.role, u.password_hash IS NOT NULL, u.must_change_password, "
-            "u.created_at, group_concat(g.collection_id) FROM users u "
-            "LEFT JOIN grants g ON g.user_id = u.id GROUP BY u.id ORDER BY u.name COLLATE NOCASE"
-        )
+        rows = self.database.query(f"{_USERS_SELECT} GROUP BY u.id ORDER BY u.name COLLATE NOCASE")
         return [_user(row) for row in rows]
 
     def user(self, name: str) -> User | None:
         rows = self.database.query(
-            "SELECT u.id, u.name, u.role, u.password_hash IS NOT NULL, u.must_change_password, "
-            "u.created_at, group_concat(g.collection_id) FROM users u "
-            "LEFT JOIN grants g ON g.user_id = u.id WHERE u.name = ? GROUP BY u.id",
+            f"{_USERS_SELECT} WHERE u.name = ? GROUP BY u.id",
             (name.strip() if isinstance(name, str) else "",),
         )
         return _user(rows[0]) if rows else None
@@ -251,22 +245,32 @@ class Accounts:
     # -- grants -------------------------------------------------------------------------
 
     def grant(self, name: str, collection_id: int, collection_name: str, by: str) -> None:
-        user = self.find(name)
-        with self.database.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO grants (user_id, collection_id) VALUES (?, ?)",
-                (user.id, collection_id),
-            )
-        self.audit.record(by, "grant", collection_name, user=user.name, role=user.role)
+        self._change_grant(
+            "INSERT OR IGNORE INTO grants (user_id, collection_id) VALUES (?, ?)",
+            "grant",
+            name,
+            collection_id,
+            collection_name,
+            by,
+        )
 
     def revoke(self, name: str, collection_id: int, collection_name: str, by: str) -> None:
+        self._change_grant(
+            "DELETE FROM grants WHERE user_id = ? AND collection_id = ?",
+            "revoke",
+            name,
+            collection_id,
+            collection_name,
+            by,
+        )
+
+    def _change_grant(
+        self, sql: str, action: str, name: str, collection_id: int, collection_name: str, by: str
+    ) -> None:
         user = self.find(name)
         with self.database.transaction() as conn:
-            conn.execute(
-                "DELETE FROM grants WHERE user_id = ? AND collection_id = ?",
-                (user.id, collection_id),
-            )
-        self.audit.record(by, "revoke", collection_name, user=user.name)
+            conn.execute(sql, (user.id, collection_id))
+        self.audit.record(by, action, collection_name, user=user.name, role=user.role)
 
     def access_for(self, user: User) -> Access:
         if user.role == ADMIN:
@@ -432,6 +436,14 @@ class Accounts:
             raise AccessDeniedError(
                 f"only an admin may manage people ({access.user or 'you'} is {access.role})"
             )
+
+
+# A person with their granted collection ids (comma-separated, NULL for none).
+_USERS_SELECT = (
+    "SELECT u.id, u.name, u.role, u.password_hash IS NOT NULL, u.must_change_password, "
+    "u.created_at, group_concat(g.collection_id) FROM users u "
+    "LEFT JOIN grants g ON g.user_id = u.id"
+)
 
 
 def _user(row) -> User:

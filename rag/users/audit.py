@@ -79,6 +79,10 @@ class AuditLog:
         params.append(limit)
         return [_entry(row) for row in self.database.query(sql, params)]
 
+    def actions(self) -> list[str]:
+        """The actions recorded so far, by name."""
+        return [r[0] for r in self.database.query("SELECT DISTINCT action FROM audit ORDER BY 1")]
+
     def all_entries(self) -> Iterator[AuditEntry]:
         """Every entry, oldest first, read in pages."""
         after = 0

@@ -8,6 +8,7 @@ check that needs it.
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,8 +19,13 @@ MIN_LENGTH = 10
 MAX_LENGTH = 256  # argon2 takes any length; a huge one is only a way to waste CPU
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106's low-memory profile
-# Checked against when a name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when a name is unknown, so a wrong name costs as long as a wrong
+    password. Made on first use, not at import (a hash takes about 90 ms)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def check_strength(password: object, name: str = "") -> str:
@@ -42,7 +48,7 @@ def verify(stored_hash: str | None, password: str) -> bool:
     """Whether `password` matches; a missing hash (no password set) never matches, and
     takes as long to say so as a wrong password."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and bool(stored_hash)
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and bool(stored_hash)
     except (VerificationError, InvalidHashError):
         return False
 
