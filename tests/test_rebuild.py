@@ -52,7 +52,10 @@ def ok_documents(folder: Path) -> int:
     if not path.is_file():
         return 0
     with sqlite3.connect(path, timeout=10) as conn:
-        return conn.execute("SELECT COUNT(*) FROM documents WHERE status = 'ok'").fetchone()[0]
+        try:
+            return conn.execute("SELECT COUNT(*) FROM documents WHERE status = 'ok'").fetchone()[0]
+        except sqlite3.OperationalError:  # the file exists, its tables not yet: none yet
+            return 0
 
 
 def chunk_rows(folder: Path) -> list[tuple]:
