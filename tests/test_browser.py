@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -192,6 +191,13 @@ def wait_for_answer(page):
     return answer.inner_text().strip(), message.locator(".rd-card").all_inner_texts()
 
 
+def keep_screenshot(page, name: str, settle_ms: int) -> None:
+    """The whole page, after letting its last frame paint, in test-output/browser/."""
+    page.wait_for_timeout(settle_ms)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / name), full_page=True)
+
+
 def download_when_ready(page, button: str):
     """Click a download button until the file comes.
 
@@ -210,7 +216,7 @@ def download_when_ready(page, button: str):
     pytest.fail(f"no file came from the {button!r} button after 5 clicks")
 
 
-def test_a_question_is_answered_with_its_source_in_the_browser(server, browser, tmp_path):
+def test_a_question_is_answered_with_its_source_in_the_browser(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
     sign_in(page, server["url"])
     ready = time.monotonic() - server["started"]
@@ -221,11 +227,7 @@ def test_a_question_is_answered_with_its_source_in_the_browser(server, browser, 
 
     assert text and "▌" not in text
     assert any("it_security_policy.pdf" in c and "page 2" in c for c in source_cards), source_cards
-    page.wait_for_timeout(300)  # let the last frame paint
-    shot = tmp_path / "answer.png"
-    page.screenshot(path=str(shot), full_page=True)
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, OUTPUT / "answer.png")
+    keep_screenshot(page, "answer.png", settle_ms=300)
     (OUTPUT / "timings.json").write_text(
         json.dumps(
             {
@@ -274,7 +276,7 @@ def test_hostile_document_text_is_shown_as_text_not_run(server, browser):
     page.close()
 
 
-def test_a_collection_is_created_on_the_collections_page(server, browser, tmp_path):
+def test_a_collection_is_created_on_the_collections_page(server, browser):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1280, "height": 1200})
@@ -285,11 +287,7 @@ def test_a_collection_is_created_on_the_collections_page(server, browser, tmp_pa
     page.get_by_label("Description (optional)").fill("Client contracts")
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_text("Created legal.")).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(500)  # let the table paint
-    shot = tmp_path / "collections.png"
-    page.screenshot(path=str(shot), full_page=True)
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, OUTPUT / "collections.png")
+    keep_screenshot(page, "collections.png", settle_ms=500)
     # The chat now offers the collections to ask.
     page.get_by_role("link", name="Chat").click()
     page.get_by_placeholder(CHAT_PLACEHOLDER).wait_for(timeout=ANSWER_TIMEOUT_MS)
@@ -297,7 +295,7 @@ def test_a_collection_is_created_on_the_collections_page(server, browser, tmp_pa
     page.close()
 
 
-def test_a_reader_signs_in_and_sees_only_what_they_may(server, browser, tmp_path):
+def test_a_reader_signs_in_and_sees_only_what_they_may(server, browser):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
@@ -330,17 +328,13 @@ def test_a_reader_signs_in_and_sees_only_what_they_may(server, browser, tmp_path
     saved = download_when_ready(page, "Download")
     assert saved.suggested_filename == "zorblax_notice.md"
     assert Path(saved.path()).read_text(encoding="utf-8") == HOSTILE_DOC
-    page.wait_for_timeout(500)
-    shot = tmp_path / "reader.png"
-    page.screenshot(path=str(shot), full_page=True)
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, OUTPUT / "reader.png")
+    keep_screenshot(page, "reader.png", settle_ms=500)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to ragdesk")).to_be_visible(timeout=30_000)
     page.close()
 
 
-def test_an_admin_adds_a_person_and_reads_the_audit_trail(server, browser, tmp_path):
+def test_an_admin_adds_a_person_and_reads_the_audit_trail(server, browser):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
@@ -354,9 +348,5 @@ def test_an_admin_adds_a_person_and_reads_the_audit_trail(server, browser, tmp_p
     page.get_by_role("link", name="Audit").click()
     expect(page.get_by_role("heading", name="Audit trail")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Export (JSON lines)")).to_be_visible()
-    page.wait_for_timeout(800)  # let the table paint
-    shot = tmp_path / "audit.png"
-    page.screenshot(path=str(shot), full_page=True)
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, OUTPUT / "audit.png")
+    keep_screenshot(page, "audit.png", settle_ms=800)
     page.close()

@@ -15,7 +15,6 @@ exactly like known ones, so neither the answers nor their timing say which names
 from __future__ import annotations
 
 import getpass
-import hashlib
 import os
 import re
 import secrets
@@ -27,7 +26,7 @@ from rag.errors import AccessDeniedError, ConfigError, RagError
 from rag.types import ADMIN, EDITOR, ROLES, Access
 from rag.users import passwords
 from rag.users.audit import AuditLog
-from rag.users.database import UsersDatabase, now_iso
+from rag.users.database import UsersDatabase, now_iso, secret_digest
 
 LOCK_AFTER = 5  # failures in a row
 LOCK_MINUTES = 15
@@ -104,10 +103,6 @@ def check_role(role: object) -> str:
     if role not in ROLES:
         raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}")
     return role
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class Accounts:
@@ -382,7 +377,7 @@ class Accounts:
             conn.execute(
                 "INSERT INTO sessions (digest, user_id, created_at, last_seen_at) "
                 "VALUES (?, ?, ?, ?)",
-                (_digest(token), user.id, now, now),
+                (secret_digest(token), user.id, now, now),
             )
             # Sessions past their limit are dropped as new ones start.
             conn.execute(
@@ -397,11 +392,11 @@ class Accounts:
         password reset. A live session's idle clock restarts."""
         if not token:
             return None
-        now = self._clock()
+        now, digest = self._clock(), secret_digest(token)
         rows = self.database.query(
             "SELECT s.created_at, s.last_seen_at, u.name FROM sessions s "
             "JOIN users u ON u.id = s.user_id WHERE s.digest = ?",
-            (_digest(token),),
+            (digest,),
         )
         if not rows:
             return None
@@ -414,20 +409,19 @@ class Accounts:
             return None
         if now - seen > 30:  # one write a half-minute at most, not one per page draw
             with self.database.transaction() as conn:
-                conn.execute(
-                    "UPDATE sessions SET last_seen_at = ? WHERE digest = ?", (now, _digest(token))
-                )
+                conn.execute("UPDATE sessions SET last_seen_at = ? WHERE digest = ?", (now, digest))
         return self.user(name)
 
     def sign_out(self, token: str | None, expired: bool = False) -> None:
         if not token:
             return
+        digest = secret_digest(token)
         rows = self.database.query(
             "SELECT u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest = ?",
-            (_digest(token),),
+            (digest,),
         )
         with self.database.transaction() as conn:
-            conn.execute("DELETE FROM sessions WHERE digest = ?", (_digest(token),))
+            conn.execute("DELETE FROM sessions WHERE digest = ?", (digest,))
         if rows:
             self.audit.record(rows[0][0], "session_expired" if expired else "sign_out")
 

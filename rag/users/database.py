@@ -8,6 +8,7 @@ the index never gives out twice.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -86,6 +87,11 @@ def users_db_path(index_dir: Path | str) -> Path:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def secret_digest(secret: str) -> str:
+    """What is stored of a session token or an API key: its SHA-256, never the secret."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 class UsersDatabase:

@@ -8,14 +8,13 @@ once, when it is made. Removing its owner removes the key.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
 
 from rag.errors import ConfigError
 from rag.users.accounts import Accounts, User
-from rag.users.database import now_iso
+from rag.users.database import now_iso, secret_digest
 
 KEY_PREFIX = "rag_"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -28,10 +27,6 @@ class KeyRecord:
     prefix: str
     created_at: str
     revoked_at: str | None
-
-
-def digest(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def create(accounts: Accounts, name: str, user: str, by: str) -> str:
@@ -49,7 +44,13 @@ def create(accounts: Accounts, name: str, user: str, by: str) -> str:
         conn.execute(
             "INSERT INTO api_keys (user_id, name, digest, prefix, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (owner_record.id, name.strip(), digest(key), key[: len(KEY_PREFIX) + 6], now_iso()),
+            (
+                owner_record.id,
+                name.strip(),
+                secret_digest(key),
+                key[: len(KEY_PREFIX) + 6],
+                now_iso(),
+            ),
         )
     accounts.audit.record(by, "key_create", key=name.strip(), user=owner_record.name)
     return key
@@ -82,7 +83,7 @@ def owner(accounts: Accounts, presented: str) -> tuple[str, User] | None:
     rows = accounts.database.query(
         "SELECT k.name, u.name FROM api_keys k JOIN users u ON u.id = k.user_id "
         "WHERE k.digest = ? AND k.revoked_at IS NULL",
-        (digest(presented),),
+        (secret_digest(presented),),
     )
     if not rows:
         return None
