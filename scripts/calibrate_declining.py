@@ -37,6 +37,7 @@ import json
 import math
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,7 @@ sys.path.insert(0, str(REPO))
 
 from rag import Retriever, ingest_paths  # noqa: E402
 from rag.answering.assistant import AnswerSettings, Assistant  # noqa: E402
+from rag.answering.declining import DeclinePolicy, EvidenceSignals  # noqa: E402
 from rag.answering.prompting import DECLINE, answer_messages, language_of_prompt, merge_neighbours  # noqa: E402
 from rag.llm import make_generator  # noqa: E402
 from rag.search.retrieval_eval import load_dataset  # noqa: E402
@@ -156,6 +158,93 @@ def curve(rows: list[dict], weights: np.ndarray, bias: float) -> list[dict]:
     return points
 
 
+def records_curve(records: list[dict], shift: float | None = None) -> list[dict]:
+    """From `rag.eval --answers --records` lines: the declined shares the default policy
+    would give at each threshold (with `shift` as the Spanish log-probability shift, if
+    set). A question declined before the model, or by the model's own reply or a failed
+    second look, stays declined at every threshold; the others are declined when their
+    doubt reaches it."""
+    policy = DeclinePolicy()
+    if shift is not None:
+        policy = replace(policy, log_probability_shift={"es": shift})
+    scored = []
+    for r in records:
+        signals = r.get("signals") or {}
+        probability = signals.get("decline_probability")
+        if probability is None:
+            doubt = math.inf if r["declined"] else 0.0
+        else:
+            doubt = policy.doubt(
+                EvidenceSignals(
+                    best_cosine=signals.get("best_cosine"),
+                    coverage=signals["coverage"],
+                    known_language=signals.get("known_language", True),
+                    decline_probability=probability,
+                    language=signals.get("language", "en"),
+                )
+            )
+            if r["declined"] and r.get("decline_reason") in ("model", "unconfirmed"):
+                doubt = math.inf
+        scored.append((r["answerable"], doubt))
+    points = []
+    for threshold in (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01):
+        shares = {}
+        for answerable in (True, False):
+            doubts = [d for a, d in scored if a == answerable]
+            shares[answerable] = round(sum(d >= threshold for d in doubts) / max(len(doubts), 1), 3)
+        points.append(
+            {
+                "max_doubt": threshold,
+                "unanswerable_declined": shares[False],
+                "answerable_wrongly_declined": shares[True],
+            }
+        )
+    return points
+
+
+def print_records_report(paths: list[Path], as_json: bool) -> None:
+    """Per prompt language, the curve of the default policy on rag.eval records, and for
+    Spanish the curve at the default threshold as the Spanish shift varies."""
+    records = [json.loads(line) for p in paths for line in p.read_text().splitlines() if line]
+    by_language: dict[str, list[dict]] = {}
+    for r in records:
+        language = (r.get("signals") or {}).get("language") or r.get("lang") or "en"
+        by_language.setdefault(language, []).append(r)
+    report: dict = {}
+    for language, rows in sorted(by_language.items()):
+        report[language] = {
+            "answerable": sum(r["answerable"] for r in rows),
+            "unanswerable": sum(not r["answerable"] for r in rows),
+            "curve": records_curve(rows),
+        }
+        if language == "es":
+            threshold = DeclinePolicy().max_doubt
+            report[language]["shift_at_default_threshold"] = [
+                {
+                    "shift": shift,
+                    **next(p for p in records_curve(rows, shift) if p["max_doubt"] == threshold),
+                }
+                for shift in (-4.5, -4.0, -3.5, -2.97, -2.5, -2.0, -1.5, -1.0, 0.0)
+            ]
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    for language, part in report.items():
+        print(f"{language}: {part['answerable']} answerable, {part['unanswerable']} unanswerable")
+        print("max_doubt  unanswerable_declined  answerable_wrongly_declined")
+        for p in part["curve"]:
+            print(
+                f"{p['max_doubt']:9.2f}  {p['unanswerable_declined']:21.3f}  "
+                f"{p['answerable_wrongly_declined']:27.3f}"
+            )
+        for p in part.get("shift_at_default_threshold", []):
+            print(
+                f"  es shift {p['shift']:6.2f}: unanswerable declined "
+                f"{p['unanswerable_declined']:.3f}, answerable wrongly declined "
+                f"{p['answerable_wrongly_declined']:.3f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, default=None)
@@ -173,8 +262,19 @@ def main() -> None:
         help="with --from rows that do not say: the embedder they came from (default e5)",
     )
     parser.add_argument("--free-cosine", action="store_true", help="fit the cosine's weight too")
+    parser.add_argument(
+        "--records",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="instead: rag.eval --answers records; print the default policy's curve per "
+        "language and the Spanish shift's effect",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.records:
+        print_records_report(args.records, args.json)
+        return
     if args.source:
         rows = [json.loads(line) for line in args.source.read_text().splitlines() if line]
     else:

@@ -85,6 +85,49 @@ def test_a_question_the_documents_do_not_answer_is_declined(assistant):
     assert answer.declined, answer.text
 
 
+class FirstReplyGiven:
+    """The real model, except that its first answer is the one given (a wrong one)."""
+
+    def __init__(self, generator, first_reply: str):
+        self.generator = generator
+        self.first_reply = first_reply
+        self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self.generator, name)
+
+    def stream(self, messages, *, temperature, max_tokens):
+        self.calls += 1
+        if self.calls == 1:
+            return iter([self.first_reply])
+        return self.generator.stream(messages, temperature=temperature, max_tokens=max_tokens)
+
+
+def test_an_answer_with_a_value_in_no_source_is_made_again_by_the_model(assistant):
+    """The worst case a user saw: the model's figure is in no source. It is not shown; the
+    model points at the sentence that answers and answers again from it alone."""
+    generator = FirstReplyGiven(assistant.generator, "60.9% (251 of 412) [1].")
+    again = Assistant(assistant.retriever, generator, assistant.settings)
+    answer = again.answer("What is the daily meal allowance when travelling abroad?")
+    assert answer.revision == "unsupported" and answer.draft.startswith("60.9%")
+    assert not answer.declined and "85" in answer.text and "60.9" not in answer.text
+    assert all(c.supported for c in answer.claims) and generator.calls == 2
+
+
+def test_the_model_points_at_the_sentence_that_answers(assistant):
+    from rag.answering.second_look import candidates, point
+
+    question = "¿Cuántos días corresponden por matrimonio?"
+    retriever = assistant.retriever
+    hits = retriever.search(question, k=4)
+    from rag.answering.prompting import merge_neighbours
+
+    options = candidates(merge_neighbours(hits), question, *retriever.question_weights(question))
+    assert len(options) >= 2
+    chosen = options[point(assistant.generator, question, options, "es")]
+    assert "15 días naturales" in chosen.text, [o.text for o in options]
+
+
 # Unanswerable clapnq questions, each with the four files search finds for it over the
 # whole set: the evidence is on topic, so the decision rests on the model's inclination
 # and the sentence coverage, not on an off-topic cosine.

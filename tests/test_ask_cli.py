@@ -76,16 +76,25 @@ def ask_in_process(tmp_path, monkeypatch, embedder, reply: str, *args: str) -> N
 def test_ask_names_the_unsupported_sentence_and_what_the_source_says(
     tmp_path, monkeypatch, capsys, embedder
 ):
-    reply = "The allowance abroad is 90 euros [1]. Inside the country it is 62 euros [1]."
+    reply = "The allowance abroad is 85 euros [1]. Meals on trains are free for managers [1]."
     ask_in_process(tmp_path, monkeypatch, embedder, reply)
     out = capsys.readouterr().out
     checks, _, sources = out.partition("\n\nSources:\n")
     assert checks.splitlines()[-1] == (
-        'unsupported: "The allowance abroad is 90 euros [1]." — the source says: "The daily '
-        'meal allowance (per diem) is 62 euros inside the country and 85 euros abroad." '
+        'unsupported: "Meals on trains are free for managers [1]." — the source says: "The '
+        'daily meal allowance (per diem) is 62 euros inside the country and 85 euros abroad." '
         "[1] travel.md"
     )
     assert checks.count("unsupported:") == 1 and sources.startswith("[1] ")
+
+
+def test_ask_says_when_an_answer_was_not_shown_as_written(tmp_path, monkeypatch, capsys, embedder):
+    # 90 euros is in no source: the model is asked again (and, an echo, says it again).
+    ask_in_process(tmp_path, monkeypatch, embedder, "The allowance abroad is 90 euros [1].")
+    out = capsys.readouterr().out
+    assert "is withdrawn: a number, date, name or code of it is in no source" in out
+    assert "I could not confirm an answer in your documents" in out
+    assert "Closest passages:" in out
 
 
 def test_ask_json_holds_the_sentence_checks(tmp_path, monkeypatch, capsys, embedder):

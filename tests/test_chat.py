@@ -1,11 +1,14 @@
 """The answer pipeline with the hash embedder and scripted generators: no model weights."""
 
+import re
 import threading
+from dataclasses import replace
 
 import pytest
 
 from rag import Retriever, ingest_paths
 from rag.answering.assistant import (
+    NOT_CONFIRMED,
     NOT_FOUND,
     AnswerSettings,
     Assistant,
@@ -13,7 +16,7 @@ from rag.answering.assistant import (
     resolve_citations,
 )
 from rag.answering.declining import DeclinePolicy
-from rag.answering.prompting import DECLINE
+from rag.answering.prompting import DECLINE, answer_messages
 from rag.errors import ConfigError
 from rag.llm.fake import EchoGenerator
 
@@ -77,10 +80,10 @@ def test_the_models_own_not_found_is_a_decline(retriever):
 
 
 def test_an_answer_citing_nothing_still_lists_what_was_consulted(retriever):
-    generator = EchoGenerator("Five years.")  # no source says so: nothing to cite
+    generator = EchoGenerator("Ask the support team.")  # no source says so: nothing to cite
     answer = Assistant(retriever, generator, TEST_SETTINGS).answer("How long is the warranty?")
     assert answer.citations == () and answer.sources and not answer.declined
-    assert answer.text == "Five years."
+    assert answer.text == "Ask the support team." and not answer.revision
 
 
 def test_a_supported_answer_citing_nothing_cites_the_source_that_says_it(retriever):
@@ -204,3 +207,92 @@ def test_the_evidence_budget_holds_as_much_text_in_spanish_as_in_english():
     assert settings.evidence_budget("en") == 200
     assert settings.evidence_budget("es") == 300
     assert AnswerSettings().evidence_budget("es") > AnswerSettings().evidence_budget("en")
+
+
+# -- the second look (rag.answering.second_look) --------------------------------------------
+
+
+class PointingGenerator(ScriptedGenerator):
+    """Scripted replies, and a pointer that favours one numbered sentence."""
+
+    def __init__(self, favourite: int, *replies: str):
+        super().__init__(*replies)
+        self.favourite = favourite
+        self.pointer_prompts: list[str] = []
+
+    def first_token_probabilities(self, messages, texts):
+        self.pointer_prompts.append(messages[-1]["content"])
+        return [0.9 if t == str(self.favourite) else 0.1 / len(texts) for t in texts]
+
+
+def test_an_answer_whose_number_is_in_no_source_is_made_again_from_one_sentence(retriever):
+    generator = ScriptedGenerator("Five years [1].", "Three years [1].")
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer("How long is the warranty?")
+    assert answer.text == "Three years [1]." and not answer.declined
+    assert answer.revision == "unsupported" and answer.draft == "Five years [1]."
+    assert answer.claims[0].supported and answer.timings.second_look >= 0
+    # The second answer was made from one sentence: the best-covered one, since an echo
+    # model cannot point.
+    copy_prompt = generator.calls[-1][-1]["content"]
+    assert "three-year warranty" in copy_prompt and "Zigbee" not in copy_prompt
+
+
+def test_an_answer_that_fails_the_check_twice_is_not_shown(retriever):
+    answer = Assistant(retriever, EchoGenerator("Five years [1]."), TEST_SETTINGS).answer(
+        "How long is the warranty?"
+    )
+    assert answer.declined and answer.decline_reason == "unconfirmed"
+    assert answer.text == NOT_CONFIRMED["en"] and "Five" not in answer.text
+    assert answer.draft == "Five years [1]." and answer.sources and answer.citations == ()
+
+
+def test_an_answer_that_says_the_question_back_is_made_again(retriever):
+    generator = ScriptedGenerator("The warranty [1].", "Every lamp has a three-year warranty [1].")
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer("How long is the warranty?")
+    assert answer.revision == "restated" and "three-year" in answer.text
+
+
+def test_the_model_points_at_the_sentence_the_answer_is_made_from(retriever):
+    generator = PointingGenerator(2, "On 40 March [1].", "On 31 March [1].")
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer(
+        "How many days of paid holiday does every employee have, and when do unused days expire?"
+    )
+    (pointer,) = generator.pointer_prompts
+    first = pointer.split("[1]", 1)[1].split('"""')[1].strip()
+    second = pointer.split("[2]", 1)[1].split('"""')[1].strip()
+    copy_prompt = generator.calls[-1][-1]["content"]
+    assert second in copy_prompt and first not in copy_prompt
+    assert answer.revision == "unsupported" and answer.text == "On 31 March [1]."
+
+
+def test_the_second_look_can_be_switched_off(retriever):
+    settings = replace(TEST_SETTINGS, second_look=False)
+    generator = EchoGenerator("Five years [1].")
+    answer = Assistant(retriever, generator, settings).answer("How long is the warranty?")
+    assert answer.text == "Five years [1]." and not answer.claims[0].supported
+    assert len(generator.calls) == 1 and not answer.revision
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_worked_example_copied_into_an_answer_is_never_shown(retriever, language):
+    """The values of the prompt's worked examples are in no document: an answer that
+    repeats one fails the check, and is withdrawn even when the model repeats it."""
+    system = answer_messages("q", [], language)[0]["content"]
+    examples = re.findall(r"^(?:Answer|Respuesta): (.+)$", system, flags=re.MULTILINE)
+    assert len(examples) == 3
+    question = "How long is the warranty?" if language == "en" else "¿Cuál es la dieta diaria?"
+    with_facts = 0
+    for example in examples:
+        answer = Assistant(retriever, EchoGenerator(example), TEST_SETTINGS).answer(question)
+        claims_had_facts = answer.draft and answer.revision
+        with_facts += bool(claims_had_facts)
+        assert answer.text != example and (answer.declined or answer.revision)
+    assert with_facts == 3
+
+
+def test_an_answer_that_says_the_question_back_twice_stands(retriever):
+    # "Monday or Friday?" "Friday.": every word is the question's, and it is no false fact.
+    answer = Assistant(retriever, EchoGenerator("The warranty [1]."), TEST_SETTINGS).answer(
+        "How long is the warranty?"
+    )
+    assert answer.text == "The warranty [1]." and not answer.declined and not answer.revision

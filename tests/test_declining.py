@@ -84,7 +84,7 @@ def test_a_torn_model_declines_before_writing(retriever):
 
 
 def test_a_sure_model_answers_and_the_signals_say_why(retriever):
-    generator = InclinedGenerator(0.001)
+    generator = InclinedGenerator(0.001, reply="La dieta diaria es de 45 euros [1].")
     settings = AnswerSettings(decline=POLICY)
     answer = Assistant(retriever, generator, settings).answer(
         "¿Cuál es la dieta diaria para viajes nacionales?"

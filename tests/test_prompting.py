@@ -121,3 +121,21 @@ def test_packing_skips_a_source_with_too_little_room_left():
     sources = merge_neighbours([hit(1, "x " * 100, 0, 0.9, source="/a.md")])
     empty = word_count("\n".join(m["content"] for m in answer_messages("q", [], "en")))
     assert pack_sources("q", sources, "en", empty + 10, word_count) == []
+
+
+@pytest.mark.parametrize(
+    "language, question",
+    [("en", "How long must passwords be?"), ("es", "¿Cuál es el plazo para presentar gastos?")],
+)
+def test_golden_pointer_messages(language, question):
+    """The second look's prompt: numbered source sentences, then the question; the reply's
+    first token is the number (rag.answering.second_look)."""
+    from rag.answering.second_look import candidates, pointer_messages
+    from rag.text.lexical import query_word_stems
+
+    stems = query_word_stems(question)
+    options = candidates(sources_for_golden(), question, stems, [1.0] * len(stems))
+    messages = pointer_messages(question, options, language)
+    text = "".join(f"<{m['role']}>\n{m['content']}\n" for m in messages)
+    golden = GOLDEN / f"pointer.{language}.txt"
+    assert text == golden.read_text(encoding="utf-8")

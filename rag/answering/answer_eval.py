@@ -63,6 +63,7 @@ def score_answer(question: Question, answer: Answer, docs_dir: Path, elapsed: fl
         "answer": answer.text,
         "declined": answer.declined,
         "decline_reason": answer.decline_reason,
+        "revision": answer.revision,
         "correct": question.answerable
         and not answer.declined
         and contains_answer(answer.text, question.answers),
@@ -100,6 +101,7 @@ def summarize(records: list[dict]) -> dict:
         "gold_file_cited": share(answerable, lambda r: r["gold_cited"]),
         "gold_file_given": share(answerable, lambda r: r["gold_given"]),
         "answer_in_question_language": share(telling, lambda r: r["answer_language"] == r["lang"]),
+        "revised": share(records, lambda r: bool(r.get("revision"))),
         "first_token_s_p50": round(percentile(first, 0.5), 2) if first else None,
         "first_token_s_p95": round(percentile(first, 0.95), 2) if first else None,
         "answer_s_p50": round(percentile(total, 0.5), 2) if total else None,

@@ -76,6 +76,8 @@ class Timings:
     reading: float = 0.0
     first_token: float | None = None  # from the start of generation
     generation: float = 0.0
+    # Making the answer again when the check could not back it (rag.answering.second_look).
+    second_look: float = 0.0
     total: float = 0.0
     tokens: int = 0
     prompt_tokens: int = 0  # what the model read, chat template included
@@ -94,6 +96,7 @@ class Timings:
             "reading_s": round(self.reading, 3),
             "first_token_s": None if self.first_token is None else round(self.first_token, 3),
             "generation_s": round(self.generation, 3),
+            "second_look_s": round(self.second_look, 3),
             "total_s": round(self.total, 3),
             "tokens": self.tokens,
             "prompt_tokens": self.prompt_tokens,
@@ -153,13 +156,19 @@ class Answer:
     citations: tuple[int, ...]  # the source numbers the text cites, in order of first use
     declined: bool  # the documents do not hold the answer
     # "no-evidence" (off topic: decided before the model), "doubt" (the calibrated
-    # score said the sources do not answer; see rag.answering.declining) or "model" (its own
-    # "cannot find" reply)
+    # score said the sources do not answer; see rag.answering.declining), "model" (its own
+    # "cannot find" reply) or "unconfirmed" (its answer failed the claim check twice; see
+    # rag.answering.second_look)
     decline_reason: str = ""
     timings: Timings = field(default_factory=Timings)
     claims: tuple[ClaimCheck, ...] = ()  # each answer sentence checked (rag.answering.verify)
     # What the decline decision saw of the evidence (see rag.answering.declining.EvidenceSignals).
     signals: dict = field(default_factory=dict)
+    # Why the model's first answer was not shown as written ("unsupported": a number, date,
+    # name or code of it is in no source; "restated": it only said the question back), and
+    # that first answer; "" when it was shown.
+    revision: str = ""
+    draft: str = ""
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:
@@ -182,4 +191,6 @@ class Answer:
             "timings": self.timings.as_dict(),
             "claims": [c.as_dict() for c in self.claims],
             "signals": self.signals,
+            "revision": self.revision,
+            "draft": self.draft,
         }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from rag.answering.prompting import (
     render,
     strip_delimiters,
 )
+from rag.answering.second_look import Revision, review
 from rag.answering.verify import verify_answer
 from rag.config import GeneratorSettings, default_index_dir
 from rag.errors import ConfigError
@@ -44,6 +45,13 @@ NOT_FOUND = {
     "The closest passages are listed below.",
     "es": "No está en tus documentos: ninguno dice lo suficiente sobre esta pregunta. "
     "Abajo están los pasajes más cercanos.",
+}
+# An answer the claim check could not back, twice: not shown (rag.answering.second_look).
+NOT_CONFIRMED = {
+    "en": "I could not confirm an answer in your documents: what the model wrote is not "
+    "in the sources. The closest passages are listed below.",
+    "es": "No he podido confirmar una respuesta en tus documentos: lo que escribió el modelo "
+    "no está en las fuentes. Abajo están los pasajes más cercanos.",
 }
 
 
@@ -72,6 +80,10 @@ class AnswerSettings:
     rewrite_max_tokens: int = 48
     # Room kept free for the chat template's own tokens around the messages.
     template_margin: int = 48
+    # An answer whose number, date, name or code is in no source, or that only says the
+    # question back, is made again from the sentence the model points at, or not shown
+    # (see rag.answering.second_look).
+    second_look: bool = True
 
     def evidence_budget(self, language: str) -> int:
         return round(self.evidence_tokens * self.evidence_token_ratio.get(language, 1.0))
@@ -104,6 +116,7 @@ class AnswerStream:
         signals: EvidenceSignals | None = None,
         policy: DeclinePolicy | None = None,
         decline_reason: str = "no-evidence",
+        review: Callable[[str, tuple[ClaimCheck, ...]], Revision | None] | None = None,
     ):
         self.question = question
         self.standalone_question = standalone_question
@@ -119,6 +132,9 @@ class AnswerStream:
         self._started = started
         self._answer: Answer | None = None
         self._consumed = False
+        # Looks again at the checked answer: rag.answering.second_look.review (None: the
+        # answer is shown as written).
+        self._review = review
 
     def __iter__(self) -> Iterator[str]:
         if self._consumed:
@@ -158,16 +174,30 @@ class AnswerStream:
         )
         citations: tuple[int, ...] = ()
         claims: tuple[ClaimCheck, ...] = ()
+        revision = draft = ""
         if self.declined:
             reason = self._decline_reason
         else:
             text, citations = resolve_citations(text, len(self.sources))
             model_declined = says_not_found(text)
+            reason = self._policy.after_model(model_declined)
             if not model_declined:
                 # A corrected citation changes the text: map the citations again.
                 text, claims = verify_answer(text, self.sources)
+                looking = time.perf_counter()
+                revised = self._review(text, claims) if self._review else None
+                if revised is not None:
+                    timings = replace(
+                        timings,
+                        second_look=time.perf_counter() - looking,
+                        total=time.perf_counter() - self._started,
+                    )
+                    revision, draft = revised.reason, text
+                    if revised.confirmed:
+                        text, claims = revised.text, revised.claims
+                    else:
+                        text, claims, reason = NOT_CONFIRMED[self.language], (), "unconfirmed"
                 text, citations = resolve_citations(text, len(self.sources))
-            reason = self._policy.after_model(model_declined)
         self._answer = Answer(
             question=self.question,
             standalone_question=self.standalone_question,
@@ -179,6 +209,8 @@ class AnswerStream:
             timings=timings,
             claims=() if reason else claims,
             signals=self._signals_dict(),
+            revision=revision,
+            draft=draft,
         )
 
     def _signals_dict(self) -> dict:
@@ -325,8 +357,31 @@ class Assistant:
         pieces = self.generator.stream(
             messages, temperature=settings.temperature, max_tokens=settings.max_tokens
         )
+
+        def review_answer(text: str, claims: tuple[ClaimCheck, ...]) -> Revision | None:
+            return review(
+                self.generator,
+                standalone,
+                sources,
+                language,
+                weighted,
+                text,
+                claims,
+                temperature=settings.temperature,
+                max_tokens=settings.max_tokens,
+            )
+
         return AnswerStream(
-            question, standalone, sources, pieces, language, timings, started, signals, policy
+            question,
+            standalone,
+            sources,
+            pieces,
+            language,
+            timings,
+            started,
+            signals,
+            policy,
+            review=review_answer if settings.second_look else None,
         )
 
     # -- stages ---------------------------------------------------------------------------

@@ -36,7 +36,7 @@ MAX_SENTENCE_WORDS = 60
 # A label is a column header: short, any bracket in it closed ("Price (EUR)"), which
 # tells a row from prose with asides ("Amazonia (Portuguese: Floresta; Spanish: Selva").
 _LABEL = r"[^:;\n()]{1,40}(?:\([^:;\n()]{0,20}\)[^:;\n()]{0,20})?"
-_TABLE_ROW = re.compile(rf"^{_LABEL}: [^;\n]*(?:; {_LABEL}: [^;\n]*)+$")
+TABLE_ROW = re.compile(rf"^{_LABEL}: [^;\n]*(?:; {_LABEL}: [^;\n]*)+$")
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def focus_sources(
         if not new:
             continue
         text = GAP.join(
-            _sentence_text(sources[sentence.source_index], run[p], word_stems) for p in new
+            sentence_window(sources[sentence.source_index], run[p], word_stems) for p in new
         )
         cost = count_tokens(text)
         if used + cost > budget:
@@ -147,7 +147,7 @@ def focus_sources(
                 continue  # a smaller sentence further down may still fit
             new = [sentence.position]  # the best sentence alone, whatever it costs
             cost = count_tokens(
-                _sentence_text(sources[sentence.source_index], sentence, word_stems)
+                sentence_window(sources[sentence.source_index], sentence, word_stems)
             )
         chosen.setdefault(sentence.source_index, set()).update(new)
         used += cost
@@ -167,7 +167,7 @@ def focus_sources(
                     parts.append("\n")  # a row per line, as in the table: never run together
                 else:
                     parts.append(" " if p == previous + 1 else GAP)
-            parts.append(_sentence_text(source, run[p], word_stems))
+            parts.append(sentence_window(source, run[p], word_stems))
             previous = p
         evidence = "".join(parts)
         if positions[0] > 0:
@@ -179,10 +179,10 @@ def focus_sources(
 
 
 def is_table_row(text: str, sentence: Sentence) -> bool:
-    return _TABLE_ROW.match(text[sentence.start : sentence.end]) is not None
+    return TABLE_ROW.match(text[sentence.start : sentence.end]) is not None
 
 
-def _sentence_text(source: Source, sentence: Sentence, word_stems) -> str:
+def sentence_window(source: Source, sentence: Sentence, word_stems) -> str:
     text = " ".join(source.text[sentence.start : sentence.end].split())
     words = text.split(" ")
     if len(words) <= MAX_SENTENCE_WORDS:

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from rag.answering.answers import Answer
+from rag.answering.second_look import withdrawal_note
 from rag.index.store import DEFAULT_COLLECTION
 
 MODEL_PREFIX = "rag:"
@@ -70,6 +71,12 @@ def question_and_history(request: ChatRequest) -> tuple[str, list[dict[str, str]
             raise ValueError(f"a message is over {MAX_MESSAGE_CHARS} characters")
     history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
     return turns[-1].text().strip(), history
+
+
+def withdrawal_block(answer: Answer) -> str:
+    """For a streamed answer the claim check replaced: why, and the checked answer ("" when
+    the streamed text stands)."""
+    return withdrawal_note(answer.revision, answer.text) if answer.revision else ""
 
 
 def sources_block(answer: Answer) -> str:

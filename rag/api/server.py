@@ -433,7 +433,7 @@ def create_app(
                     for piece in stream:
                         yield _data(openai_chat.chunk(cid, model, {"content": piece}))
                     answer = stream.answer
-                    tail = openai_chat.sources_block(answer)
+                    tail = openai_chat.withdrawal_block(answer) + openai_chat.sources_block(answer)
                     if tail:
                         yield _data(openai_chat.chunk(cid, model, {"content": tail}))
                     yield _data(openai_chat.chunk(cid, model, {}, "stop", rag=answer.as_dict()))

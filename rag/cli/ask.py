@@ -14,6 +14,7 @@ import sys
 import textwrap
 
 from rag.answering.assistant import AnswerSettings, default_assistant
+from rag.answering.second_look import withdrawal_note
 from rag.cli.common import (
     EXIT_OK,
     access_of,
@@ -53,6 +54,9 @@ def main(argv: list[str]) -> int:
         print(piece, end="", flush=True)
     print()
     answer = stream.answer
+    if answer.revision:
+        # What was printed is the model's first answer; the checked one replaces it.
+        print(withdrawal_note(answer.revision, answer.text).lstrip("\n"))
     _print_checks(answer)
     _print_sources(answer)
     if answer.timings.first_token is not None:

@@ -203,13 +203,19 @@ class LlamaCppGenerator:
         (from the cached system prompt on), so the generation that follows reads only
         its last token again.
         """
+        return self.first_token_probabilities(messages, [text])[0]
+
+    def first_token_probabilities(self, messages: Sequence[Message], texts: Sequence[str]):
+        """For each of `texts`, the probability that the reply to `messages` starts with
+        its first token: one reading of the prompt answers for all of them (0.0 for an
+        empty text)."""
         import numpy as np
 
         llm = self.warm_up()
         tokens, _ = self._prompt_tokens(messages)
-        wanted = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-        if not wanted:
-            return 0.0
+        wanted = [llm.tokenize(t.encode("utf-8"), add_bos=False, special=False) for t in texts]
+        if not any(wanted):
+            return [0.0] * len(texts)
         with self._generate_lock:
             self._restore_prefix(llm, messages, tokens)
             shared = 0
@@ -224,7 +230,8 @@ class LlamaCppGenerator:
             logits = logits.astype(np.float64)
             logits -= logits.max()
             weights = np.exp(logits)
-            return float(weights[wanted[0]] / weights.sum())
+            total = weights.sum()
+            return [float(weights[ids[0]] / total) if ids else 0.0 for ids in wanted]
 
     def _prompt_tokens(self, messages: Sequence[Message]) -> tuple[list[int], object]:
         """The prompt the model reads, as tokens of its own chat template, and the
