@@ -296,3 +296,13 @@ def test_an_answer_that_says_the_question_back_twice_stands(retriever):
         "How long is the warranty?"
     )
     assert answer.text == "The warranty [1]." and not answer.declined and not answer.revision
+
+
+def test_a_value_the_question_gives_is_not_taken_for_a_made_up_one(retriever):
+    # "Zorvik" is in no source, but the reader wrote it: echoing it invents nothing.
+    generator = EchoGenerator("All Zorvik lamps have a three-year warranty [1].")
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer(
+        "How long is the warranty of Zorvik lamps?"
+    )
+    assert not answer.revision and not answer.declined and len(generator.calls) == 1
+    assert answer.claims[0].missing == ("Zorvik",)

@@ -78,7 +78,16 @@ def why_second_look(
     shown as written, or "" when it may."""
     if is_decline(text):
         return ""
-    if any(claim.missing for claim in claims) or repeats_example(text, sources):
+    asked = text_stems(question)
+    # A value the question itself gives is the reader's, not made up: "San Diego-Carslbad"
+    # misspelt in the question and echoed in a right answer is no reason to withdraw it.
+    made_up = [
+        fact
+        for claim in claims
+        for fact in claim.missing
+        if not text_stems(fact) or not text_stems(fact) <= asked
+    ]
+    if made_up or repeats_example(text, sources):
         return UNSUPPORTED
     if restates(text, question):
         return RESTATED
