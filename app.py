@@ -444,8 +444,24 @@ def history_messages(turns: list[Turn]) -> list[dict[str, str]]:
     return messages
 
 
+# Why the answer written while streaming was replaced (rag.answering.second_look).
+REVISION_NOTES = {
+    "unsupported": "The model's first answer named a value no source holds",
+    "restated": "The model's first answer only said the question back",
+}
+
+
+def revision_note(answer: Answer) -> str:
+    why = REVISION_NOTES[answer.revision]
+    if answer.decline_reason == "unconfirmed":
+        return f"{why}, and so did its second try from the closest sentence: neither is shown."
+    return f"{why}, so it was asked again from the sentence that answers; this one passed."
+
+
 def show_answer(answer: Answer, expanded: bool) -> None:
     st.html(checked_answer_html(answer))
+    if answer.revision:
+        st.caption(revision_note(answer))
     if answer.declined and answer.sources:
         st.caption("The closest passages, which do not answer the question:")
     show_sources(answer.sources, answer.standalone_question, answer.citations, expanded)
@@ -616,20 +632,6 @@ def chat_page() -> None:
         except RagError as exc:
             turn.error = str(exc)
             st.error(md_escape(turn.error))
-
-
-# Why the answer written while streaming was replaced (rag.answering.second_look).
-REVISION_NOTES = {
-    "unsupported": "The model's first answer named a value no source holds",
-    "restated": "The model's first answer only said the question back",
-}
-
-
-def revision_note(answer: Answer) -> str:
-    why = REVISION_NOTES[answer.revision]
-    if answer.decline_reason == "unconfirmed":
-        return f"{why}, and so did its second try from the closest sentence: neither is shown."
-    return f"{why}, so it was asked again from the sentence that answers; this one passed."
 
 
 def stream_answer(assistant: Assistant, question: str, history, options: dict) -> Answer:
