@@ -306,3 +306,13 @@ def test_a_value_the_question_gives_is_not_taken_for_a_made_up_one(retriever):
     )
     assert not answer.revision and not answer.declined and len(generator.calls) == 1
     assert answer.claims[0].missing == ("Zorvik",)
+
+
+def test_a_number_the_sources_hold_under_another_unit_is_not_withdrawn(retriever):
+    # The source says "45 euros"; "45 dollars" fails the check's unit, not its value.
+    generator = EchoGenerator("It is 45 dollars a day [1].")
+    answer = Assistant(retriever, generator, TEST_SETTINGS).answer(
+        "¿Cuál es la dieta diaria para viajes nacionales?"
+    )
+    assert answer.claims[0].missing == ("45 dollars",)
+    assert not answer.revision and len(generator.calls) == 1

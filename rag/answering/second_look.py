@@ -43,7 +43,7 @@ from rag.answering.prompting import (
     render_source,
     strip_delimiters,
 )
-from rag.answering.verify import is_decline, verify_answer
+from rag.answering.verify import extract_facts, is_decline, verify_answer
 from rag.llm.base import Generator, Message
 from rag.text.lexical import content_word_stems, text_stems
 
@@ -79,19 +79,32 @@ def why_second_look(
     if is_decline(text):
         return ""
     asked = text_stems(question)
+    stated = _quantities(" ".join(s.text for s in sources))
     # A value the question itself gives is the reader's, not made up: "San Diego-Carslbad"
     # misspelt in the question and echoed in a right answer is no reason to withdraw it.
+    # Nor is a number the sources hold with another unit or none: "€79" for the cell
+    # "List price (EUR): 79" fails the check's unit, not its value (a wrong row's value
+    # is alignment's to fix).
     made_up = [
         fact
         for claim in claims
         for fact in claim.missing
-        if not text_stems(fact) or not text_stems(fact) <= asked
+        if not (text_stems(fact) and text_stems(fact) <= asked)
+        and not (_quantities(fact) and _quantities(fact) <= stated)
     ]
     if made_up or repeats_example(text, sources):
         return UNSUPPORTED
     if restates(text, question):
         return RESTATED
     return ""
+
+
+def _quantities(text: str) -> set:
+    """The values of the numbers, amounts and percentages in `text`, whatever their unit."""
+    return {f.value for f in extract_facts(text, names=False) if f.kind in _QUANTITIES}
+
+
+_QUANTITIES = ("number", "amount", "percent")
 
 
 @cache
