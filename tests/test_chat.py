@@ -18,6 +18,7 @@ from rag.answering.assistant import (
 from rag.answering.declining import DeclinePolicy
 from rag.answering.prompting import DECLINE, answer_messages
 from rag.errors import ConfigError
+from rag.llm.base import GeneratorError
 from rag.llm.fake import EchoGenerator
 
 # The hash embedder's cosines are word-overlap scores; any real overlap clears this.
@@ -316,3 +317,16 @@ def test_a_number_the_sources_hold_under_another_unit_is_not_withdrawn(retriever
     )
     assert answer.claims[0].missing == ("45 dollars",)
     assert not answer.revision and len(generator.calls) == 1
+
+
+def test_a_model_failing_on_the_second_look_leaves_the_answer_unconfirmed(retriever):
+    class FailingAgain(EchoGenerator):
+        def stream(self, messages, *, temperature, max_tokens):
+            if self.calls:
+                raise GeneratorError("the model server went away")
+            return super().stream(messages, temperature=temperature, max_tokens=max_tokens)
+
+    answer = Assistant(retriever, FailingAgain("Five years [1]."), TEST_SETTINGS).answer(
+        "How long is the warranty?"
+    )
+    assert answer.declined and answer.decline_reason == "unconfirmed"

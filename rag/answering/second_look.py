@@ -44,7 +44,7 @@ from rag.answering.prompting import (
     strip_delimiters,
 )
 from rag.answering.verify import extract_facts, is_decline, verify_answer
-from rag.llm.base import Generator, Message
+from rag.llm.base import Generator, GeneratorError, Message
 from rag.text.lexical import content_word_stems, text_stems
 
 # Why an answer was not shown as written.
@@ -246,9 +246,13 @@ def review(
     could be confirmed)."""
     reason = why_second_look(text, claims, question, sources)
     if reason:
-        revision = second_look(
-            generator, question, sources, language, weighted, reason, temperature, max_tokens
-        )
+        try:
+            revision = second_look(
+                generator, question, sources, language, weighted, reason, temperature, max_tokens
+            )
+        except GeneratorError:
+            # The model failed on the second try: the first answer stays unconfirmed.
+            revision = Revision(reason, "", (), "")
         if reason == RESTATED and not revision.confirmed:
             # Saying the question back is no false fact (and is the answer to "A or B?"
             # questions): when the second try fares no better, the first one stands.
