@@ -164,9 +164,16 @@ def candidates(
     word_stems: Sequence[tuple[str, ...]],
     weights: Sequence[float],
     limit: int = CANDIDATES,
+    min_share_of_best: float = 0.5,
 ) -> list[Candidate]:
     """The `limit` sentences of the sources (whole passages, not only what the model
-    read) that hold most of the question's words and say something more, best first."""
+    read) that hold most of the question's words and say something more, best first,
+    each holding at least `min_share_of_best` of what the best one holds.
+
+    The floor is the model's pointing's guard: its first-token probabilities over a few
+    digits are a weak signal, and once it chose "Trips are booked ten days ahead"
+    (0.2 of the question) over the sentence with the allowance (0.8). Between sentences
+    that hold about as much of the question, the words cannot tell and the model can."""
     scored = score_sentences(sources, word_stems, weights)
     # A question in the text (an FAQ's "Q: How long is the warranty?") or a sentence that
     # only says the question covers all of it and answers nothing.
@@ -176,6 +183,8 @@ def candidates(
     )
     chosen: list[Candidate] = []
     for sentence in ranked:
+        if chosen and sentence.coverage < chosen[0].coverage * min_share_of_best:
+            break
         source = sources[sentence.source_index]
         text = sentence_window(source, sentence, word_stems)
         if text.rstrip().endswith("?") or restates(text, question):
