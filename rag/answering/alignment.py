@@ -17,10 +17,8 @@ from dataclasses import dataclass
 
 from rag.answering.answers import Source
 from rag.answering.evidence import TABLE_ROW
-from rag.answering.verify import extract_facts
+from rag.answering.verify import QUANTITY_KINDS, extract_facts, quantities
 from rag.text.cooccurrence import coverage
-
-_NUMERIC = ("number", "amount", "percent")
 
 
 @dataclass(frozen=True)
@@ -51,10 +49,6 @@ def table_rows(
     return rows
 
 
-def _numbers(text: str) -> list:
-    return [f.value for f in extract_facts(text, names=False) if f.kind in _NUMERIC]
-
-
 def align_values(
     text: str,
     sources: Sequence[Source],
@@ -71,14 +65,14 @@ def align_values(
     if sum(r.coverage == best.coverage for r in rows) > 1:
         return text  # the question does not single out one row
     for fact in extract_facts(text, names=False):
-        if fact.kind not in _NUMERIC:
+        if fact.kind not in QUANTITY_KINDS:
             continue
         # The cells holding the answer's value, in every row.
         holding = [
             (row, column)
             for row in rows
             for column, value in row.cells
-            if fact.value in _numbers(value)
+            if fact.value in quantities(value)
         ]
         if not holding or any(row is best for row, _ in holding):
             continue
@@ -86,7 +80,7 @@ def align_values(
         if len(columns) != 1:
             continue  # the value is in different columns: which one was meant is unclear
         wanted = best.value(columns.pop())
-        if wanted is None or len(_numbers(wanted)) != 1:
+        if wanted is None or len(quantities(wanted)) != 1:
             continue
         # Only the digits change: the answer keeps its own unit ("124 euros").
         old_digits, new_digits = _DIGITS.search(fact.text), _DIGITS.search(wanted)

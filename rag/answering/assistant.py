@@ -21,13 +21,13 @@ from pathlib import Path
 from rag.answering.answers import Answer, ClaimCheck, Source, Timings
 from rag.answering.declining import DeclinePolicy, EvidenceSignals
 from rag.answering.evidence import best_window_coverage, focus_sources
+from rag.answering.follow_up import looks_like_follow_up, plausible_rewrite, rewrite_messages
 from rag.answering.prompting import (
     DECLINE,
     answer_messages,
     language_of_prompt,
     merge_neighbours,
     pack_sources,
-    render,
     strip_delimiters,
 )
 from rag.answering.second_look import Revision, review
@@ -37,7 +37,7 @@ from rag.errors import ConfigError
 from rag.llm import make_generator
 from rag.llm.base import Generator, Message, count_prompt_tokens
 from rag.search.retriever import CollectionChoice, QuestionWeights, Retriever
-from rag.text.lexical import content_word_stems, guess_language, text_stems
+from rag.text.lexical import guess_language
 from rag.types import EVERYTHING, Access
 
 NOT_FOUND = {
@@ -462,74 +462,6 @@ class Assistant:
             return ""
         lines = text.strip().splitlines()
         return lines[0].strip() if lines else ""
-
-
-def plausible_rewrite(rewritten: str, question: str, history: Sequence[Message]) -> bool:
-    """A rewrite keeps every content word of the follow-up, brings in at least one from
-    the conversation (else it does not stand alone), is question-sized, and is not an
-    earlier answer said again."""
-    needed = content_word_stems(question)
-    found = text_stems(rewritten)
-    own = {stem for stems in needed for stem in stems}
-    from_history = text_stems(" ".join(m["content"] for m in history)) - own
-    brought_in = [
-        stems
-        for stems in content_word_stems(rewritten)
-        if own.isdisjoint(stems) and not from_history.isdisjoint(stems)
-    ]
-    answers = [m["content"].casefold() for m in history if m["role"] == "assistant"]
-    return (
-        bool(needed)
-        and all(not found.isdisjoint(stems) for stems in needed)
-        and bool(brought_in)
-        and 3 <= len(rewritten.split()) <= 40
-        and not any(rewritten.casefold().rstrip(".") in answer for answer in answers)
-    )
-
-
-_FOLLOW_UP_START = re.compile(
-    r"^\s*[¿¡]?\s*(and|or|but|also|what about|how about|same|y|o|pero|también|"
-    r"qué hay de|que hay de|y si|and if|in that case|en ese caso)\b",
-    re.IGNORECASE,
-)
-_REFERRING = re.compile(
-    r"\b(it|its|that|this|those|these|they|them|there|one|ones|"
-    r"eso|esa|ese|esto|esta|este|ello|ellos|ellas|allí|ahí)\b",
-    re.IGNORECASE,
-)
-
-
-def looks_like_follow_up(question: str) -> bool:
-    """Short, starts like a continuation, or leans on a word that refers back."""
-    words = re.findall(r"\w+", question)
-    return (
-        len(words) <= 5
-        or bool(_FOLLOW_UP_START.search(question))
-        or bool(_REFERRING.search(question))
-    )
-
-
-def rewrite_messages(question: str, history: Sequence[Message]) -> list[Message]:
-    """A one-example prompt: the last exchange of the conversation and the follow-up."""
-    recent = list(history)[-4:]
-    conversation = "\n".join(
-        f"{'User' if m['role'] == 'user' else 'Assistant'}: {_one_line(m['content'])}"
-        for m in recent
-    )
-    return [
-        {"role": "system", "content": render("rewrite_system.txt")},
-        {"role": "user", "content": render("rewrite_example.txt")},
-        {"role": "assistant", "content": render("rewrite_example_answer.txt")},
-        {
-            "role": "user",
-            "content": render("rewrite_user.txt", conversation=conversation, question=question),
-        },
-    ]
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 _DEFAULT_LOCK = threading.Lock()

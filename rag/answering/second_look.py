@@ -43,7 +43,7 @@ from rag.answering.prompting import (
     render_source,
     strip_delimiters,
 )
-from rag.answering.verify import extract_facts, is_decline, verify_answer
+from rag.answering.verify import CITATIONS, is_decline, quantities, verify_answer
 from rag.llm.base import Generator, GeneratorError, Message
 from rag.text.lexical import content_word_stems, text_stems
 
@@ -64,8 +64,6 @@ def withdrawal_note(revision: str, checked: str) -> str:
     return f"\n\n(The answer above is withdrawn: {REASONS[revision]}.)\n{checked}"
 
 
-_CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
-
 # Sentences the model may point at: the answer is in the best-covered sentence for 61
 # of xquad-es's 80 sampled questions, in one of the best three for 74, four for 76.
 CANDIDATES = 4
@@ -79,7 +77,7 @@ def why_second_look(
     if is_decline(text):
         return ""
     asked = text_stems(question)
-    stated = _quantities(" ".join(s.text for s in sources))
+    stated = set(quantities(" ".join(s.text for s in sources)))
     # A value the question itself gives is the reader's, not made up: "San Diego-Carslbad"
     # misspelt in the question and echoed in a right answer is no reason to withdraw it.
     # Nor is a number the sources hold with another unit or none: "€79" for the cell
@@ -90,21 +88,13 @@ def why_second_look(
         for claim in claims
         for fact in claim.missing
         if not (text_stems(fact) and text_stems(fact) <= asked)
-        and not (_quantities(fact) and _quantities(fact) <= stated)
+        and not (quantities(fact) and set(quantities(fact)) <= stated)
     ]
     if made_up or repeats_example(text, sources):
         return UNSUPPORTED
     if restates(text, question):
         return RESTATED
     return ""
-
-
-def _quantities(text: str) -> set:
-    """The values of the numbers, amounts and percentages in `text`, whatever their unit."""
-    return {f.value for f in extract_facts(text, names=False) if f.kind in _QUANTITIES}
-
-
-_QUANTITIES = ("number", "amount", "percent")
 
 
 @cache
@@ -115,7 +105,7 @@ def worked_examples() -> tuple[tuple[tuple[str, ...], ...], ...]:
     for language in LANGUAGES:
         system = render(f"answer_system.{language}.txt", decline=DECLINE[language])
         for line in _EXAMPLE_ANSWER.findall(system):
-            examples.append(tuple(content_word_stems(_CITATION.sub(" ", line))))
+            examples.append(tuple(content_word_stems(CITATIONS.sub(" ", line))))
     return tuple(e for e in examples if e)
 
 
@@ -140,7 +130,7 @@ def restates(text: str, question: str) -> bool:
     it names nothing the question did not."""
     said = [
         stems
-        for stems in content_word_stems(_CITATION.sub(" ", text))
+        for stems in content_word_stems(CITATIONS.sub(" ", text))
         if len(stems[0]) > 1 or stems[0].isdigit()  # "Q:", "A:" say nothing
     ]
     if not said:

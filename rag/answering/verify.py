@@ -33,7 +33,7 @@ from rag.text.lexical import STOPWORDS, content_word_stems, fold, text_stems, wo
 # -- sentences -----------------------------------------------------------------------------
 
 # A run of citations: "[1]", "[1][2]", "[1, 2]".
-_CITATIONS = re.compile(r"(?:\[\d+(?:\s*,\s*\d+)*\])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*")
+CITATIONS = re.compile(r"(?:\[\d+(?:\s*,\s*\d+)*\])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*")
 # The end of a sentence: its stop, closing quotes or brackets, then any citations, which
 # belong to the sentence before them.
 _END = re.compile(r"""[.!?…]+["'”’»)*_]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*["'”’»)]*(?=\s|$)""")
@@ -275,13 +275,21 @@ def number_value(digits: str) -> Decimal:
     return Decimal(digits)
 
 
+QUANTITY_KINDS = ("number", "amount", "percent")
+
+
+def quantities(text: str) -> list:
+    """The values of the numbers, amounts and percentages in `text`, whatever their unit."""
+    return [f.value for f in extract_facts(text, names=False) if f.kind in QUANTITY_KINDS]
+
+
 def extract_facts(text: str, names: bool = True) -> list[Fact]:
     """The checkable facts of one sentence, in order, citations and list numbers left out.
 
     Dates go first and then times, so that their numbers are not counted again as bare
     numbers; `names=False` skips names and codes (sources are searched for those word by
     word instead)."""
-    text = _CITATIONS.sub(lambda m: " " * len(m.group()), text)
+    text = CITATIONS.sub(lambda m: " " * len(m.group()), text)
     if marker := _MARKER.match(text):
         text = " " * marker.end() + text[marker.end() :]
     folded = folded_same_length(text)
@@ -580,8 +588,8 @@ class _Claim:
 
     @classmethod
     def of(cls, sentence: str) -> _Claim:
-        cited = tuple(int(n) for m in _CITATIONS.findall(sentence) for n in re.findall(r"\d+", m))
-        bare = " ".join(_CITATIONS.sub(" ", sentence).split())
+        cited = tuple(int(n) for m in CITATIONS.findall(sentence) for n in re.findall(r"\d+", m))
+        bare = " ".join(CITATIONS.sub(" ", sentence).split())
         return cls(
             facts=tuple(extract_facts(bare)),
             stems=content_word_stems(bare),
@@ -677,7 +685,7 @@ def verify_answer(text: str, sources: Sequence[Source]) -> tuple[str, tuple[Clai
         gap, sentence = text[last:start], text[start:end]
         check = _check_sentence(sentence, by_source, _can_take_citation(sentence, text[end:]))
         if check.corrected_from:
-            sentence = _CITATIONS.sub(f"[{check.source_number}]", sentence)
+            sentence = CITATIONS.sub(f"[{check.source_number}]", sentence)
         elif check.citation_added:
             sentence = with_citation(sentence, check.source_number)
         begin = length + len(gap)
