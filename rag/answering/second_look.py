@@ -76,25 +76,28 @@ def why_second_look(
     shown as written, or "" when it may."""
     if is_decline(text):
         return ""
-    asked = text_stems(question)
-    stated = set(quantities(" ".join(s.text for s in sources)))
-    # A value the question itself gives is the reader's, not made up: "San Diego-Carslbad"
-    # misspelt in the question and echoed in a right answer is no reason to withdraw it.
-    # Nor is a number the sources hold with another unit or none: "€79" for the cell
-    # "List price (EUR): 79" fails the check's unit, not its value (a wrong row's value
-    # is alignment's to fix).
-    made_up = [
-        fact
-        for claim in claims
-        for fact in claim.missing
-        if not (text_stems(fact) and text_stems(fact) <= asked)
-        and not (quantities(fact) and set(quantities(fact)) <= stated)
-    ]
+    missing = [fact for claim in claims for fact in claim.missing]
+    asked: set[str] = set()
+    stated: set = set()
+    if missing:  # the sources' numbers are read only when the check missed something
+        asked = text_stems(question)
+        stated = set(quantities(" ".join(s.text for s in sources)))
+    made_up = [fact for fact in missing if not _given(fact, asked, stated)]
     if made_up or repeats_example(text, sources):
         return UNSUPPORTED
     if restates(text, question):
         return RESTATED
     return ""
+
+
+def _given(fact: str, asked: set[str], stated: set) -> bool:
+    """Whether a fact the check did not find is still not made up. A value the question
+    gives is the reader's: "San Diego-Carslbad" misspelt in the question and echoed in a
+    right answer is no reason to withdraw it. A number the sources hold with another unit
+    or none ("€79" for the cell "List price (EUR): 79") fails the check's unit, not its
+    value; a wrong row's value is alignment's to fix."""
+    words, values = text_stems(fact), set(quantities(fact))
+    return bool(words and words <= asked) or bool(values and values <= stated)
 
 
 @cache
